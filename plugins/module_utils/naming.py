@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+"""Kubernetes and Helm name rules, as pure functions."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+
+DNS_LABEL_MAX = 63
+# Helm refuses release names longer than 53 characters (it appends suffixes to them).
+HELM_RELEASE_MAX = 53
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def dns_label_problem(value, limit=DNS_LABEL_MAX):
+    """Return why ``value`` is not an RFC 1123 label of at most ``limit`` characters, or None."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if len(value) > limit:
+        return "is %d characters long, the limit is %d" % (len(value), limit)
+    if not _DNS_LABEL.match(value):
+        return ("'%s' is not a DNS label (lower-case letters, digits and '-', starting and ending "
+                "with a letter or digit)" % value)
+    return None
+
+
+def require_dns_label(value, field, limit=DNS_LABEL_MAX, fix=None):
+    problem = dns_label_problem(value, limit)
+    if problem:
+        raise AistackError(problem + ".", field=field,
+                           fix=fix or "use lower-case letters, digits and '-' only, at most %d characters" % limit)
+    return value
+
+
+def dns_subdomain_problem(value, limit=253):
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if len(value) > limit:
+        return "is %d characters long, the limit is %d" % (len(value), limit)
+    if not _DNS_SUBDOMAIN.match(value):
+        return "'%s' is not a DNS name (dot-separated DNS labels)" % value
+    return None
