@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+"""The I/O half of ``helm_tenant``: namespace, Secrets and the Helm release, in that order.
+
+``TenantRunner.present()`` and ``absent()`` compute what would change the same way in check mode
+and in a real run; only the side effects are guarded by ``check_mode``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import os
+
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+from ansible_collections.aistack.platform.plugins.module_utils.helm import read_release, DEFAULT_HISTORY_MAX
+
+PENDING = "(known after apply)"
+
+
+def _b64(text):
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _unb64(text):
+    return base64.b64decode(text).decode("utf-8")
+
+
+def generate_value(fmt="token", length=32):
+    """A new random credential. ``fernet``: 32 random bytes as url-safe base64 (a valid Fernet key, what
+    Langflow's SECRET_KEY wants); ``hex``; ``token``: letters and digits without look-alikes."""
+    length = max(int(length or 32), 16)
+    if fmt == "fernet":
+        return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+    if fmt == "hex":
+        return binascii.hexlify(os.urandom(length)).decode("ascii")[:length]
+    alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    out = []
+    while len(out) < length:
+        for byte in bytearray(os.urandom(length * 2)):
+            if byte < 256 - (256 % len(alphabet)) and len(out) < length:  # no modulo bias
+                out.append(alphabet[byte % len(alphabet)])
+    return "".join(out)
+
+
+def secret_object(name, namespace, string_data, labels):
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": dict((k, _b64(v)) for k, v in sorted(string_data.items())),
+    }
+
+
+def namespace_object(name, team, environment):
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {
+            "app.kubernetes.io/managed-by": T.MANAGED_BY,
+            "aistack.io/team": team,
+            "aistack.io/environment": environment,
+            "pod-security.kubernetes.io/enforce": "restricted",
+        }},
+    }
+
+
+class TenantRunner(object):
+    def __init__(self, params, kube, helm_factory, check_mode=False, want_diff=False, warn=None):
+        self.params = params
+        self.kube = kube
+        self._helm_factory = helm_factory
+        self.check_mode = check_mode
+        self.want_diff = want_diff
+        self.warn = warn or (lambda msg: None)
+        self.names = T.validate(params)
+        self.name = self.names["fullname"]
+        self.namespace = self.names["namespace"]
+        self.diffs = []
+        self.actions = []
+
+    # ------------------------------------------------------------------ helpers
+    def _labels(self):
+        return {
+            "app.kubernetes.io/managed-by": T.MANAGED_BY,
+            "app.kubernetes.io/instance": self.name,
+            "aistack.io/team": self.params["team"],
+            "aistack.io/environment": self.params["environment"],
+        }
+
+    def _chart_identity(self):
+        chart = self.params["chart"]
+        if chart.get("path"):
+            name, version = T.local_chart_meta(chart["path"])
+            return name, version, T.local_chart_digest(chart["path"])
+        ref = chart["name"]
+        return ref.rstrip("/").rsplit("/", 1)[-1], str(chart["version"]), None
+
+    def _referenced_secrets(self):
+        """(field, secret name, key, optional) of every Secret the release refers to but does not own."""
+        refs = []
+        db = self.params.get("database") or {}
+        if db.get("type") == "postgresql" and (db.get("password_secret") or {}).get("name"):
+            ref = db["password_secret"]
+            refs.append(("database.password_secret", ref["name"], ref.get("key") or "password", False))
+            if ref.get("url_key"):
+                refs.append(("database.password_secret.url_key", ref["name"], ref["url_key"], False))
+        tracing = self.params.get("tracing") or {}
+        if tracing.get("enabled") and (tracing.get("api_key_secret") or {}).get("name"):
+            ref = tracing["api_key_secret"]
+            refs.append(("tracing.api_key_secret", ref["name"], ref.get("key") or "api-key", False))
+        for index, item in enumerate(self.params.get("secret_env") or []):
+            refs.append(("secret_env[%d]" % index, item["secret"], item["key"], bool(item.get("optional"))))
+        return refs
+
+    # ------------------------------------------------------------------ present
+    def present(self):
+        params = self.params
+        chart_name, chart_version, chart_digest = self._chart_identity()
+        ns_obj = self.kube.get("v1", "Namespace", self.namespace)
+        triggers = {}
+        # 1. every Secret the release refers to must exist, before anything is created
+        cache = {}
+        for field, secret, key, optional in self._referenced_secrets():
+            if secret not in cache:
+                cache[secret] = self.kube.get("v1", "Secret", secret, self.namespace) if ns_obj else None
+            obj = cache[secret]
+            if obj is None or key not in (obj.get("data") or {}):
+                if optional:
+                    continue
+                raise AistackError("Secret %s/%s %s." % (self.namespace, secret,
+                                                         "has no key '%s'" % key if obj else "does not exist"),
+                                   field=field, fix="create the Secret with key '%s' in namespace %s first, or "
+                                                    "pass a vaulted value instead" % (key, self.namespace))
+            triggers["secret/" + secret] = obj["metadata"].get("resourceVersion", "")
+
+        # 2. what the module owns: namespace, <name>-db, <name>-generated
+        plan = []
+        if ns_obj is None:
+            plan.append(("namespace", namespace_object(self.namespace, params["team"], params["environment"])))
+        db = params.get("database") or {}
+        if db.get("type") == "postgresql" and db.get("password"):
+            sname = T.db_secret_name(self.name)
+            desired = T.db_secret_data(db)
+            current = self.kube.get("v1", "Secret", sname, self.namespace) if ns_obj else None
+            current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
+            if current is None or current_data != desired:
+                plan.append(("secret", secret_object(sname, self.namespace, desired, self._labels())))
+                self._secret_diff(sname, current_data, desired)
+                triggers["secret/" + sname] = PENDING
+            else:
+                triggers["secret/" + sname] = current["metadata"].get("resourceVersion", "")
+        generated = params.get("generated_secrets") or []
+        if generated:
+            gname = T.generated_secret_name(self.name)
+            current = self.kube.get("v1", "Secret", gname, self.namespace) if ns_obj else None
+            current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
+            missing = [item for item in generated if item["key"] not in current_data]
+            if missing:
+                data = dict(current_data)
+                for item in missing:
+                    data[item["key"]] = generate_value(item.get("format") or "token", item.get("length") or 32)
+                plan.append(("secret", secret_object(gname, self.namespace, data, self._labels())))
+                self._secret_diff(gname, current_data, data)
+                triggers["secret/" + gname] = PENDING
+            else:
+                triggers["secret/" + gname] = current["metadata"].get("resourceVersion", "")
+
+        release = read_release(self.kube, self.name, self.namespace) if ns_obj else None
+        if release and str(release.get("status", "")).startswith("pending"):
+            raise AistackError("release %s/%s is stuck in '%s' (revision %s)." % (
+                self.namespace, self.name, release["status"], release["revision"]), field="state",
+                fix="wait for the other operation, or run 'helm rollback %s -n %s'" % (self.name, self.namespace))
+
+        # 3. apply the owned objects (secret resourceVersions feed the pods' rollout checksum)
+        for kind, obj in plan:
+            self.actions.append("%s %s" % (obj["kind"], obj["metadata"]["name"]))
+            if self.check_mode:
+                continue
+            stored = self.kube.apply(obj)
+            if kind == "secret":
+                triggers["secret/" + obj["metadata"]["name"]] = (stored.get("metadata") or {}).get("resourceVersion", "")
+
+        values = T.build_values(params, self.names, chart_digest=chart_digest, rollout_triggers=triggers)
+        values_digest = T.release_digest(values, chart_name, chart_version)
+        release_changes = self._release_changes(release, values, chart_name, chart_version)
+        if release_changes:
+            self.diffs.insert(0, T.values_diff(release["values"] if release else None, values))
+        self._warn_storage(params)
+
+        result = dict(release_name=self.name, namespace=self.namespace, hosts=T.hosts_of(self.names),
+                      values_digest=values_digest, chart=chart_name, chart_version=chart_version,
+                      revision=release["revision"] if release else None,
+                      status=release["status"] if release else "not-installed")
+        if release_changes:
+            result["changes"] = release_changes
+            self.actions.append("helm upgrade --install %s" % self.name)
+            if not self.check_mode:
+                deployed = self._helm_factory().upgrade(
+                    self.name, self.namespace, params["chart"], values, wait=params.get("wait", True),
+                    timeout=params.get("timeout") or 300, atomic=params.get("atomic", False),
+                    history_max=params.get("history_max") or DEFAULT_HISTORY_MAX)
+                result["revision"], result["status"] = deployed["revision"], deployed["status"]
+        result["changed"] = bool(plan or release_changes)
+        result["actions"] = self.actions
+        return result
+
+    def _release_changes(self, release, values, chart_name, chart_version):
+        if release is None:
+            return ["release (not installed)"]
+        changes = []
+        if release.get("status") != "deployed":
+            changes.append("status (%s)" % release.get("status"))
+        if release.get("chart") != chart_name or str(release.get("chart_version")) != str(chart_version):
+            changes.append("chart (%s-%s -> %s-%s)" % (release.get("chart"), release.get("chart_version"),
+                                                      chart_name, chart_version))
+        changes.extend("values." + path for path in T.changed_paths(release.get("values") or {}, values))
+        return changes
+
+    def _secret_diff(self, name, before, after):
+        self.diffs.append({
+            "before_header": "Secret %s/%s" % (self.namespace, name),
+            "after_header": "Secret %s/%s" % (self.namespace, name),
+            "before": dict((k, T.MASK) for k in sorted(before)),
+            "after": dict((k, T.MASK + (" (changed)" if before.get(k) != v else "")) for k, v in sorted(after.items())),
+        })
+
+    def _warn_storage(self, params):
+        pers = params.get("persistence") or {}
+        hpa = params.get("autoscaling") or {}
+        many = (hpa.get("enabled") and (hpa.get("max_replicas") or 4) > 1) or (params.get("replicas") or 1) > 1
+        if pers.get("enabled", True) and many and (pers.get("access_mode") or "ReadWriteOnce") == "ReadWriteOnce":
+            self.warn("persistence.access_mode: ReadWriteOnce with several replicas only works while all pods run "
+                      "on one node; use ReadWriteMany (e.g. NFS) for %s." % self.name)
+
+    # ------------------------------------------------------------------ absent
+    def absent(self):
+        purge = self.params.get("purge", False)
+        ns_obj = self.kube.get("v1", "Namespace", self.namespace)
+        result = dict(release_name=self.name, namespace=self.namespace, hosts=[], revision=None, status="uninstalled",
+                      values_digest=None)
+        if ns_obj is None:
+            result.update(changed=False, actions=[])
+            return result
+        release = read_release(self.kube, self.name, self.namespace)
+        if release is not None:
+            result["revision"] = release["revision"]
+            self.actions.append("helm uninstall %s" % self.name)
+            self.diffs.append(T.values_diff(release["values"], {}))
+            if not self.check_mode:
+                self._helm_factory().uninstall(self.name, self.namespace, wait=self.params.get("wait", True),
+                                               timeout=self.params.get("timeout") or 300)
+        if purge:
+            selector = "app.kubernetes.io/instance=%s" % self.name
+            for pvc in self.kube.list("v1", "PersistentVolumeClaim", namespace=self.namespace, label_selector=selector):
+                self.actions.append("PersistentVolumeClaim %s (purge)" % pvc["metadata"]["name"])
+                if not self.check_mode:
+                    self.kube.delete("v1", "PersistentVolumeClaim", pvc["metadata"]["name"], self.namespace)
+            for sname in (T.db_secret_name(self.name), T.generated_secret_name(self.name)):
+                if self.kube.get("v1", "Secret", sname, self.namespace) is not None:
+                    self.actions.append("Secret %s (purge)" % sname)
+                    if not self.check_mode:
+                        self.kube.delete("v1", "Secret", sname, self.namespace)
+        else:
+            kept = self.kube.list("v1", "PersistentVolumeClaim", namespace=self.namespace,
+                                  label_selector="app.kubernetes.io/instance=%s" % self.name)
+            result["kept_claims"] = sorted(p["metadata"]["name"] for p in kept)
+        result["changed"] = bool(self.actions)
+        result["actions"] = self.actions
+        return result

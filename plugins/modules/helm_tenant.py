@@ -1,0 +1,640 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: helm_tenant
+short_description: One team's service in one environment as a Helm release, with the platform's rules enforced
+version_added: 0.1.0
+description:
+  - Installs, upgrades or removes the Helm release C(<team>-<service>-<env>) of one tenant, normally with the
+    collection's generic chart C(charts/aistack-service).
+  - The release name and C(fullnameOverride) are C(<team>-<service>-<env>); the namespace defaults to
+    C(<team>-<env>); the ingress host is C(<service>-<team>.<domain>).
+  - "Policy checked before anything is touched, each failure naming the option and the fix: C(latest) or empty
+    image tags, SQLite in prd, data without persistence in prd, missing limits in stg and prd, missing requests,
+    and credentials given in clear text in O(env) or O(extra_values)."
+  - Credentials reach the release only as C(secretKeyRef). A vaulted O(database.password) is stored in the
+    Secret C(<fullname>-db); values in O(generated_secrets) are generated once into C(<fullname>-generated)
+    and reused on every later run.
+  - The release is read straight from Helm's storage Secret, so a run that changes nothing starts no Helm
+    process; C(changed) is reported only when the values, the chart (name, version, or files of a local
+    chart) or an owned Secret differ, or when the last revision is not C(deployed).
+author:
+  - aistack platform engineering (@aistack)
+extends_documentation_fragment:
+  - aistack.platform.kube_auth
+options:
+  team:
+    description: The team (tenant). A DNS label.
+    type: str
+    required: true
+  service:
+    description: The service, for example V(langflow) or V(langflow-runtime). A DNS label.
+    type: str
+    required: true
+  environment:
+    description: The environment; V(stg) and V(prd) get the stricter rules.
+    type: str
+    required: true
+    choices: [dev, stg, prd]
+  namespace:
+    description:
+      - Namespace of the release. Defaults to C(<team>-<environment>).
+      - Created when missing, labelled with the team and environment and the C(restricted) Pod Security level.
+    type: str
+  state:
+    description: V(present) installs or upgrades the release, V(absent) uninstalls it.
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description:
+      - With O(state=absent), also delete the release's PersistentVolumeClaims and the Secrets the module
+        created. Without it they are kept, so a later install finds the data again.
+    type: bool
+    default: false
+  chart:
+    description: The chart. Either O(chart.path), or O(chart.name) with O(chart.repo) (or an C(oci://) name) and a
+      pinned O(chart.version).
+    type: dict
+    suboptions:
+      path:
+        description: A chart directory or a packaged chart (C(.tgz)) on the controller.
+        type: path
+      repo:
+        description: Chart repository URL.
+        type: str
+      name:
+        description: Chart name in O(chart.repo), or an C(oci://) reference.
+        type: str
+      version:
+        description: Exact chart version (ranges are refused).
+        type: str
+  image:
+    description: The container image.
+    type: dict
+    suboptions:
+      repository:
+        description: Image repository without tag, for example V(langflowai/langflow).
+        type: str
+        required: true
+      tag:
+        description: Pinned tag. Empty or V(latest) is refused unless O(image.digest) is set (V(latest) always).
+        type: str
+      digest:
+        description: Image digest C(sha256:...); wins over the tag when both are set.
+        type: str
+      pull_policy:
+        description: Image pull policy.
+        type: str
+        choices: [IfNotPresent, Always, Never]
+        default: IfNotPresent
+  port:
+    description: The port the container listens on.
+    type: int
+    default: 8080
+  service_port:
+    description: The port of the Service.
+    type: int
+    default: 80
+  command:
+    description: Overrides the image's entrypoint.
+    type: list
+    elements: str
+  args:
+    description: Overrides the image's arguments.
+    type: list
+    elements: str
+  env:
+    description:
+      - Plain environment variables. Names that look like credentials (C(*PASSWORD), C(*API_KEY), C(*TOKEN)...)
+        with a value, and URLs carrying a password, are refused; use O(secret_env).
+    type: dict
+  secret_env:
+    description: Environment variables read from existing Secrets in the namespace (C(secretKeyRef)).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Variable name.
+        type: str
+        required: true
+      secret:
+        description: Secret name.
+        type: str
+        required: true
+      key:
+        description: Key in the Secret.
+        type: str
+        required: true
+      optional:
+        description: Do not require the Secret to exist.
+        type: bool
+        default: false
+  generated_secrets:
+    description:
+      - Credentials the module generates once into the Secret C(<fullname>-generated) and passes as
+        environment variables. Existing keys are never regenerated.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: Key in the Secret.
+        type: str
+        required: true
+      env:
+        description: Environment variable that receives it.
+        type: str
+        required: true
+      format:
+        description: V(fernet) is a url-safe base64 32-byte key (Langflow's C(LANGFLOW_SECRET_KEY)).
+        type: str
+        choices: [token, hex, fernet]
+        default: token
+      length:
+        description: Length for V(token) and V(hex).
+        type: int
+        default: 32
+  database:
+    description: The service's database.
+    type: dict
+    suboptions:
+      type:
+        description: V(sqlite) is refused in prd.
+        type: str
+        choices: [postgresql, sqlite, none]
+        default: none
+      host:
+        description: PostgreSQL host.
+        type: str
+      port:
+        description: PostgreSQL port.
+        type: int
+        default: 5432
+      name:
+        description: Database name (for SQLite the file name without C(.db), on the persistent volume).
+        type: str
+      user:
+        description: PostgreSQL user.
+        type: str
+      password:
+        description: Vaulted password; stored in the Secret C(<fullname>-db) (keys C(password) and C(url)).
+        type: str
+      password_secret:
+        description: An existing Secret holding the password.
+        type: dict
+        suboptions:
+          name:
+            description: Secret name.
+            type: str
+            required: true
+          key:
+            description: Key of the password.
+            type: str
+            default: password
+          url_key:
+            description: Key of a complete database URL, when the Secret has one.
+            type: str
+      sslmode:
+        description: C(sslmode) appended to the URL.
+        type: str
+      scheme:
+        description: URL scheme.
+        type: str
+        default: postgresql
+      url_env:
+        description: Environment variable that receives the database URL.
+        type: str
+        default: DATABASE_URL
+      password_env:
+        description: Environment variable that receives the password (C(secretKeyRef)).
+        type: str
+        default: DATABASE_PASSWORD
+      env_prefix:
+        description: When set, also export C(<prefix>_HOST), C(_PORT), C(_NAME), C(_USER).
+        type: str
+  persistence:
+    description: The data volume (a PersistentVolumeClaim). Disabling it is refused in prd.
+    type: dict
+    suboptions:
+      enabled:
+        description: Create and mount a PVC.
+        type: bool
+        default: true
+      storage_class:
+        description: StorageClass; empty uses the cluster default.
+        type: str
+      size:
+        description: Requested size.
+        type: str
+        default: 1Gi
+      access_mode:
+        description: Access mode; use V(ReadWriteMany) (for example NFS) when several pods share the data.
+        type: str
+        default: ReadWriteOnce
+      mount_path:
+        description: Mount path in the container.
+        type: str
+        default: /data
+      existing_claim:
+        description: Use this existing PVC instead of creating one.
+        type: str
+  ingress:
+    description: Host-based ingress C(<service>-<team>.<domain>).
+    type: dict
+    suboptions:
+      enabled:
+        description: Create the Ingress.
+        type: bool
+        default: false
+      domain:
+        description: Tenant domain.
+        type: str
+      class_name:
+        description: IngressClass.
+        type: str
+      tls_secret:
+        description: Existing TLS Secret.
+        type: str
+      cert_manager_issuer:
+        description: cert-manager Issuer in the namespace (TLS Secret C(<fullname>-tls)).
+        type: str
+      cert_manager_cluster_issuer:
+        description: cert-manager ClusterIssuer (TLS Secret C(<fullname>-tls)).
+        type: str
+      annotations:
+        description: Extra Ingress annotations.
+        type: dict
+  resources:
+    description: Container C(requests) and C(limits) (requests always required; limits required in stg and prd).
+    type: dict
+  probes:
+    description: HTTP liveness and readiness probes.
+    type: dict
+    suboptions:
+      enabled:
+        description: Create the probes.
+        type: bool
+        default: true
+      path:
+        description: Health path.
+        type: str
+        default: /health
+      liveness_initial_delay:
+        description: Liveness initial delay (seconds).
+        type: int
+        default: 30
+      readiness_initial_delay:
+        description: Readiness initial delay (seconds).
+        type: int
+        default: 5
+      period:
+        description: Probe period (seconds).
+        type: int
+      timeout:
+        description: Probe timeout (seconds).
+        type: int
+      failure_threshold:
+        description: Failures before the probe fails.
+        type: int
+      startup_failure_threshold:
+        description: When set, add a startup probe with this many failures allowed (slow starters).
+        type: int
+  tracing:
+    description: Tracing to Phoenix over OTLP.
+    type: dict
+    suboptions:
+      enabled:
+        description: Export traces.
+        type: bool
+        default: false
+      endpoint:
+        description: Phoenix collector base URL, without C(/v1/traces).
+        type: str
+      protocol:
+        description: OTLP protocol.
+        type: str
+        default: http/protobuf
+      project:
+        description: Phoenix project; defaults to the release name.
+        type: str
+      api_key_secret:
+        description: Secret with the Phoenix API key.
+        type: dict
+        suboptions:
+          name:
+            description: Secret name.
+            type: str
+            required: true
+          key:
+            description: Key in the Secret.
+            type: str
+            default: api-key
+      api_key_env:
+        description: Variable that receives the API key.
+        type: str
+        default: PHOENIX_API_KEY
+      env:
+        description: Extra variables set only when tracing is on, for example C(LANGFLOW_TRACING=true).
+        type: dict
+  replicas:
+    description: Replicas when O(autoscaling) is off.
+    type: int
+    default: 1
+  autoscaling:
+    description: HorizontalPodAutoscaler.
+    type: dict
+    suboptions:
+      enabled:
+        description: Create the HPA (O(replicas) is then ignored).
+        type: bool
+        default: false
+      min_replicas:
+        description: Lower bound.
+        type: int
+        default: 2
+      max_replicas:
+        description: Upper bound.
+        type: int
+        default: 4
+      target_cpu:
+        description: Target average CPU utilization (percent).
+        type: int
+        default: 80
+      target_memory:
+        description: Target average memory utilization (percent).
+        type: int
+  node_selector:
+    description: Node selector, for example for GPU nodes.
+    type: dict
+  tolerations:
+    description: Tolerations, for example for GPU taints.
+    type: list
+    elements: dict
+  network_policy:
+    description: The NetworkPolicy admitting only the ingress controller's and the tenant's own namespace.
+    type: dict
+    suboptions:
+      enabled:
+        description: Create the NetworkPolicy.
+        type: bool
+        default: true
+      ingress_namespaces:
+        description: Namespaces of the ingress controllers.
+        type: list
+        elements: str
+  extra_values:
+    description: Values merged last into the generated values. Credentials in clear text are refused.
+    type: dict
+  wait:
+    description: Wait until the release's pods are ready.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds Helm waits.
+    type: int
+    default: 300
+  atomic:
+    description: Roll back (or remove, on first install) a release whose upgrade fails.
+    type: bool
+    default: false
+  history_max:
+    description: Revisions Helm keeps.
+    type: int
+    default: 5
+  binary_path:
+    description: The helm binary; by default C(helm) from E(PATH).
+    type: path
+notes:
+  - Runs where helm and the kubeconfig are, usually the controller (C(delegate_to: localhost)).
+  - Check mode and diff mode are supported; diffs show the release values and the names of changed Secret keys,
+    never a credential.
+"""
+
+EXAMPLES = r"""
+- name: Langflow IDE of team data-science in dev
+  aistack.platform.helm_tenant:
+    team: data-science
+    service: langflow
+    environment: dev
+    chart:
+      path: "{{ playbook_dir }}/../charts/aistack-service"
+    image:
+      repository: langflowai/langflow
+      tag: "1.4.3"
+    port: 7860
+    database:
+      type: postgresql
+      host: postgresql.aistack-system.svc.cluster.local
+      name: langflow_data_science_dev_ide
+      user: langflow
+      password: "{{ vault_langflow_db_password }}"
+      url_env: LANGFLOW_DATABASE_URL
+    persistence:
+      size: 5Gi
+      mount_path: /app/data
+    resources:
+      requests: {cpu: 500m, memory: 1Gi}
+      limits: {cpu: "1", memory: 2Gi}
+    ingress:
+      enabled: true
+      domain: dev.company.com
+    generated_secrets:
+      - {key: secret-key, env: LANGFLOW_SECRET_KEY, format: fernet}
+  delegate_to: localhost
+
+- name: Remove it, data included
+  aistack.platform.helm_tenant:
+    team: data-science
+    service: langflow
+    environment: dev
+    state: absent
+    purge: true
+"""
+
+RETURN = r"""
+release_name:
+  description: Release name, also the C(fullnameOverride).
+  returned: always
+  type: str
+  sample: data-science-langflow-dev
+namespace:
+  description: Namespace of the release.
+  returned: always
+  type: str
+  sample: data-science-dev
+revision:
+  description: Revision of the release after the run (before it, in check mode); null when not installed.
+  returned: always
+  type: int
+  sample: 3
+status:
+  description: Helm status of that revision.
+  returned: always
+  type: str
+  sample: deployed
+hosts:
+  description: Ingress hosts.
+  returned: always
+  type: list
+  elements: str
+  sample: [langflow-data-science.dev.company.com]
+values_digest:
+  description: sha256 over the rendered values and the chart name and version.
+  returned: when state=present
+  type: str
+chart:
+  description: Chart name.
+  returned: when state=present
+  type: str
+chart_version:
+  description: Chart version.
+  returned: when state=present
+  type: str
+changes:
+  description: What differs from the deployed release (value paths, chart, status).
+  returned: when the release changes
+  type: list
+  elements: str
+actions:
+  description: What the run did (or would do in check mode).
+  returned: always
+  type: list
+  elements: str
+kept_claims:
+  description: PVCs left in place by O(state=absent) without O(purge).
+  returned: when state=absent and the namespace exists
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube import KUBE_AUTH_ARGSPEC
+
+
+def _secret_ref(default_key):
+    return dict(type="dict", options=dict(name=dict(type="str", required=True),
+                                          key=dict(type="str", default=default_key, no_log=False)))
+
+
+def argument_spec():
+    spec = dict(
+        team=dict(type="str", required=True),
+        service=dict(type="str", required=True),
+        environment=dict(type="str", required=True, choices=["dev", "stg", "prd"]),
+        namespace=dict(type="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        purge=dict(type="bool", default=False),
+        chart=dict(type="dict", options=dict(path=dict(type="path"), repo=dict(type="str"),
+                                             name=dict(type="str"), version=dict(type="str"))),
+        image=dict(type="dict", options=dict(
+            repository=dict(type="str", required=True), tag=dict(type="str"), digest=dict(type="str"),
+            pull_policy=dict(type="str", default="IfNotPresent", choices=["IfNotPresent", "Always", "Never"]))),
+        port=dict(type="int", default=8080),
+        service_port=dict(type="int", default=80),
+        command=dict(type="list", elements="str"),
+        args=dict(type="list", elements="str"),
+        env=dict(type="dict"),
+        secret_env=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True), secret=dict(type="str", required=True, no_log=False),
+            key=dict(type="str", required=True, no_log=False), optional=dict(type="bool", default=False))),
+        generated_secrets=dict(type="list", elements="dict", no_log=False, options=dict(
+            key=dict(type="str", required=True, no_log=False), env=dict(type="str", required=True),
+            format=dict(type="str", default="token", choices=["token", "hex", "fernet"]),
+            length=dict(type="int", default=32))),
+        database=dict(type="dict", options=dict(
+            type=dict(type="str", default="none", choices=["postgresql", "sqlite", "none"]),
+            host=dict(type="str"), port=dict(type="int", default=5432), name=dict(type="str"),
+            user=dict(type="str"), password=dict(type="str", no_log=True),
+            password_secret=dict(type="dict", no_log=False, options=dict(
+                name=dict(type="str", required=True), key=dict(type="str", default="password", no_log=False),
+                url_key=dict(type="str", no_log=False))),
+            sslmode=dict(type="str"), scheme=dict(type="str", default="postgresql"),
+            url_env=dict(type="str", default="DATABASE_URL"),
+            password_env=dict(type="str", default="DATABASE_PASSWORD", no_log=False),
+            env_prefix=dict(type="str"))),
+        persistence=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=True), storage_class=dict(type="str"),
+            size=dict(type="str", default="1Gi"), access_mode=dict(type="str", default="ReadWriteOnce"),
+            mount_path=dict(type="str", default="/data"), existing_claim=dict(type="str"))),
+        ingress=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=False), domain=dict(type="str"), class_name=dict(type="str"),
+            tls_secret=dict(type="str", no_log=False), cert_manager_issuer=dict(type="str"),
+            cert_manager_cluster_issuer=dict(type="str"), annotations=dict(type="dict"))),
+        resources=dict(type="dict"),
+        probes=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=True), path=dict(type="str", default="/health"),
+            liveness_initial_delay=dict(type="int", default=30), readiness_initial_delay=dict(type="int", default=5),
+            period=dict(type="int"), timeout=dict(type="int"), failure_threshold=dict(type="int"),
+            startup_failure_threshold=dict(type="int"))),
+        tracing=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=False), endpoint=dict(type="str"),
+            protocol=dict(type="str", default="http/protobuf"), project=dict(type="str"),
+            api_key_secret=_secret_ref("api-key"), api_key_env=dict(type="str", default="PHOENIX_API_KEY", no_log=False),
+            env=dict(type="dict"))),
+        replicas=dict(type="int", default=1),
+        autoscaling=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=False), min_replicas=dict(type="int", default=2),
+            max_replicas=dict(type="int", default=4), target_cpu=dict(type="int", default=80),
+            target_memory=dict(type="int"))),
+        node_selector=dict(type="dict"),
+        tolerations=dict(type="list", elements="dict"),
+        network_policy=dict(type="dict", options=dict(
+            enabled=dict(type="bool", default=True), ingress_namespaces=dict(type="list", elements="str"))),
+        extra_values=dict(type="dict"),
+        wait=dict(type="bool", default=True),
+        timeout=dict(type="int", default=300),
+        atomic=dict(type="bool", default=False),
+        history_max=dict(type="int", default=5),
+        binary_path=dict(type="path"),
+    )
+    spec.update(KUBE_AUTH_ARGSPEC)
+    return spec
+
+
+def run(module):
+    from ansible_collections.aistack.platform.plugins.module_utils.helm import HelmRunner
+    from ansible_collections.aistack.platform.plugins.module_utils.kube_rest import open_client
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant_runner import TenantRunner
+    from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+
+    params = dict(module.params)
+    if params["state"] == "present":
+        for key in ("chart", "image"):
+            if not params.get(key):
+                module.fail_json(msg="%s: is required with state=present. Fix: set %s." % (key, key), field=key)
+    try:
+        # pure validation first: bad input fails before any connection is opened
+        T.validate(params)
+        helm = HelmRunner(params.get("binary_path"), kubeconfig=params.get("kubeconfig"),
+                          context=params.get("context"))
+        kube = open_client(params.get("kubeconfig"), params.get("context"))
+
+        def helm_factory():
+            return helm
+
+        runner = TenantRunner(params, kube, helm_factory, check_mode=module.check_mode,
+                              want_diff=module._diff, warn=module.warn)
+        result = runner.present() if params["state"] == "present" else runner.absent()
+    except AistackError as err:
+        module.fail_json(**err.to_result())
+    if module._diff and runner.diffs:
+        result["diff"] = runner.diffs if len(runner.diffs) > 1 else runner.diffs[0]
+    module.exit_json(**result)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run(module)
+
+
+if __name__ == "__main__":
+    main()
