@@ -116,3 +116,18 @@ class KubeClient(object):
         except DynamicApiError as exc:
             raise AistackError("deleting %s %s failed: %s" % (kind, name, _api_message(exc)))
         return True
+
+    def patch(self, api_version, kind, name, namespace, body,
+              content_type="application/strategic-merge-patch+json", dry_run=False):
+        """Patch an object (strategic merge by default); returns the patched object.
+
+        For small targeted changes that must not take field ownership of the whole object
+        (e.g. a rollout restart annotation), where a server-side apply would.
+        """
+        kwargs = dict(body=body, name=name, namespace=namespace, content_type=content_type)
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        try:
+            return self.resource(api_version, kind).patch(**kwargs).to_dict()
+        except DynamicApiError as exc:
+            raise AistackError("patching %s %s/%s failed: %s" % (kind, namespace or "", name, _api_message(exc)))

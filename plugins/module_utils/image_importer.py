@@ -1,0 +1,364 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+"""What ``image_import`` does, target by target: plan (read-only), then write blobs, then manifests.
+
+Order of writes, for both targets: every missing blob of every image first (verified against its
+digest while it streams), manifests and tags last. Any bad input (structure errors are found by
+the index pass, before anything is written; checksum errors while streaming) therefore leaves no new
+tag or image record behind.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+import os
+
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia
+
+WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"))
+RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+
+
+class VerifyingReader(object):
+    """Reads a blob of known size and digest; raises before handing out the last block if it is wrong.
+
+    The consumer (an HTTP upload or ctr's stdin) therefore never receives a complete wrong blob.
+    """
+
+    def __init__(self, reader, blob, path):
+        self.reader = reader
+        self.blob = blob
+        self.path = path
+        alg = ia.parse_digest(blob.digest)[0]
+        self.hash = hashlib.new(alg)
+        self.count = 0
+
+    def read(self, size=-1):
+        left = self.blob.size - self.count
+        if left <= 0:
+            return b""
+        if size is None or size < 0 or size > left:
+            size = left
+        data = self.reader.read(size)
+        if not data:
+            raise AistackError("archive '%s': truncated: blob %s ends after %d of %d bytes"
+                               % (self.path, self.blob.digest, self.count, self.blob.size), field="src",
+                               fix="copy the archive again")
+        self.hash.update(data)
+        self.count += len(data)
+        if self.count == self.blob.size:
+            got = "%s:%s" % (self.hash.name, self.hash.hexdigest())
+            if got != self.blob.digest:
+                raise AistackError("archive '%s': member '%s' has digest %s, the image manifest expects %s "
+                                   "(corrupt archive)" % (self.path, self.blob.member, got, self.blob.digest),
+                                   field="src", fix="copy or save the archive again")
+        return data
+
+
+def verify_memory_blob(path, blob):
+    alg, hexpart = ia.parse_digest(blob.digest)
+    if hashlib.new(alg, blob.data).hexdigest() != hexpart:
+        raise AistackError("archive '%s': member '%s' does not match its digest %s (corrupt archive)"
+                           % (path, blob.member, blob.digest), field="src", fix="copy or save the archive again")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+
+def load_checksums(path):
+    if not path:
+        return None, None
+    try:
+        with open(path, "r") as handle:
+            return ia.parse_checksums(handle.read()), os.path.dirname(os.path.abspath(path))
+    except (IOError, OSError) as exc:
+        raise AistackError("cannot read '%s': %s" % (path, exc), field="checksums",
+                           fix="point checksums at the bundle's SHA256SUMS file")
+
+
+def load_sources(src, checksums=None, platform=None, default_name=None):
+    """Index and parse every archive of ``src``: [(ArchiveIndex, [ImageSpec])]. Reads, never writes."""
+    sums, base = load_checksums(checksums)
+    files = ia.find_archives(src)
+    loaded = []
+    for path in files:
+        expected = None
+        if sums is not None:
+            rel = os.path.normpath(os.path.relpath(os.path.abspath(path), base))
+            expected = sums.get(rel) or sums.get(os.path.basename(path))
+            if expected is None:
+                raise AistackError("archive '%s' is not listed in %s" % (path, checksums), field="checksums",
+                                   fix="re-create the bundle's checksums, or remove the stray file")
+        index = ia.index_archive(path, hash_raw=expected is not None)
+        if expected is not None and index.raw_digest != "sha256:" + expected:
+            raise AistackError("archive '%s': wrong checksum: the file has %s, %s expects sha256:%s"
+                               % (path, index.raw_digest, checksums, expected), field="checksums",
+                               fix="copy the file again from the bundle's source")
+        images = ia.parse_index(index, platform=platform, default_name=default_name,
+                                hash_member=lambda name, index=index: ia.hash_plain_member(index, name))
+        loaded.append((index, images))
+    return loaded
+
+
+def assign_targets(loaded, to_ref):
+    """[(index, image, target_ref)], refusing two different images for one target name."""
+    seen = {}
+    out = []
+    for index, images in loaded:
+        for image in images:
+            try:
+                target = to_ref(image.ref)
+            except ValueError as exc:
+                raise AistackError("archive '%s': image name '%s' is invalid: %s" % (index.path, image.ref, exc),
+                                   field="src", fix="re-tag the image before saving it")
+            if target in seen and seen[target][1] != image.digest:
+                raise AistackError("'%s' is in '%s' and in '%s' with different content" %
+                                   (target, seen[target][0], index.path), field="src",
+                                   fix="import one of them only")
+            if target in seen:
+                continue
+            seen[target] = (index.path, image.digest)
+            out.append((index, image, target))
+    return out
+
+
+def image_result(index, image, target, action, uploaded=0, present=0):
+    return dict(file=index.path, source=image.ref, reference=target, digest=image.digest, size=image.size,
+                action=action, blobs_written=uploaded, blobs_present=present)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry target
+# ---------------------------------------------------------------------------------------------
+
+def import_to_registry(client, loaded, registry, project=None, flatten=False, check_mode=False):
+    from ansible_collections.aistack.platform.plugins.module_utils.registry import split_repo_ref
+
+    client.ping()
+    entries = assign_targets(loaded, lambda ref: ia.target_reference(ref, registry, project, flatten))
+    plans = []
+    # (index, member name or None, BlobRef) -> [repos]
+    needed = {}
+    known = set()  # (repo, digest) present or about to be
+    for index, image, target in entries:
+        repo, tag = split_repo_ref(target)
+        if client.manifest_digest(repo, tag) == image.digest:
+            plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=True,
+                              upload=0, present=len(image.blobs)))
+            continue
+        upload = present = 0
+        for blob in image.blobs:
+            key = (repo, blob.digest)
+            if key in known:
+                present += 1
+                continue
+            known.add(key)
+            if client.blob_exists(repo, blob.digest):
+                present += 1
+                continue
+            upload += 1
+            needed.setdefault(blob.digest, (index, blob, []))[2].append(repo)
+        children = [c for c in image.children if client.manifest_digest(repo, c[0]) != c[0]]
+        plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=False,
+                          upload=upload, present=present, children=children))
+    results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
+                            p["upload"], p["present"]) for p in plans]
+    changed = any(not p["skip"] for p in plans)
+    if check_mode or not changed:
+        return changed, results
+
+    # 1. blobs: from memory, then each archive streamed once for its missing members
+    by_archive = {}
+    for digest, (index, blob, repos) in needed.items():
+        if blob.data is not None:
+            verify_memory_blob(index.path, blob)
+            _push_everywhere(client, repos, blob, lambda blob=blob: _BytesReader(blob.data))
+        else:
+            by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, []).append((blob, repos))
+    for index, members in by_archive.values():
+        def consume(name, reader, index=index, members=members):
+            for blob, repos in members[name]:
+                first = repos[0]
+                client.push_blob(first, blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
+                for repo in repos[1:]:
+                    if not client.mount_blob(repo, blob.digest, first):
+                        raise AistackError("registry %s refused to mount blob %s from %s into %s"
+                                           % (client.registry, blob.digest, first, repo), field="registry",
+                                           fix="enable cross-repository mounts, or import one image per run")
+                break  # one member, one blob digest
+        ia.stream_members(index, members.keys(), consume)
+    # 2. manifests, tags last
+    for plan in plans:
+        if plan["skip"]:
+            continue
+        for digest, media_type, data in plan["children"]:
+            client.put_manifest(plan["repo"], digest, media_type, data)
+        got = client.put_manifest(plan["repo"], plan["tag"], plan["image"].media_type, plan["image"].manifest)
+        if got and got != plan["image"].digest:
+            raise AistackError("registry %s stored %s as %s, expected %s" % (client.registry, plan["target"], got,
+                                                                              plan["image"].digest),
+                               field="registry")
+    return changed, results
+
+
+class _BytesReader(object):
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = len(self.data) - self.pos
+        out = self.data[self.pos:self.pos + size]
+        self.pos += len(out)
+        return out
+
+
+def _push_everywhere(client, repos, blob, reader_factory):
+    client.push_blob(repos[0], blob.digest, blob.size, reader_factory())
+    for repo in repos[1:]:
+        if not client.mount_blob(repo, blob.digest, repos[0]):
+            client.push_blob(repo, blob.digest, blob.size, reader_factory())
+
+
+# ---------------------------------------------------------------------------------------------
+# containerd target
+# ---------------------------------------------------------------------------------------------
+
+def containerd_name(ref, registry=None, project=None, flatten=False):
+    if registry:
+        return ia.target_reference(ref, registry, project, flatten)
+    return ia.normalize_reference(ref)
+
+
+def import_to_containerd(ctr, loaded, registry=None, project=None, flatten=False, check_mode=False, unpack=True):
+    ctr.check()
+    existing = ctr.images()
+    content = ctr.content()
+    entries = assign_targets(loaded, lambda ref: containerd_name(ref, registry, project, flatten))
+    plans = []
+    needed = {}
+    for index, image, target in entries:
+        if existing.get(target) == image.digest:
+            plans.append(dict(index=index, image=image, target=target, skip=True, upload=0,
+                              present=len(image.blobs)))
+            continue
+        upload = present = 0
+        for blob in image.blobs:
+            if blob.digest in content or blob.digest in needed:
+                present += 1
+                continue
+            upload += 1
+            needed[blob.digest] = (index, blob)
+        plans.append(dict(index=index, image=image, target=target, skip=False, upload=upload, present=present))
+    results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
+                            p["upload"], p["present"]) for p in plans]
+    changed = any(not p["skip"] for p in plans)
+    if check_mode or not changed:
+        return changed, results
+
+    stream = ctr.importer(unpack=unpack)
+    try:
+        by_archive = {}
+        for digest, (index, blob) in needed.items():
+            if blob.data is not None:
+                verify_memory_blob(index.path, blob)
+                stream.add_bytes(ia.blob_path(digest), blob.data)
+            else:
+                by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, blob)
+        for index, members in by_archive.values():
+            def consume(name, reader, index=index, members=members):
+                blob = members[name]
+                stream.add_stream(ia.blob_path(blob.digest), blob.size, VerifyingReader(reader, blob, index.path))
+            ia.stream_members(index, members.keys(), consume)
+        entries_out = []
+        written = set()
+        for plan in plans:
+            if plan["skip"]:
+                continue
+            image = plan["image"]
+            for blob in image.blobs:
+                # configs are small: always send them, ctr reads them to build the image record
+                if blob.data is not None and blob.digest not in needed and blob.digest not in written:
+                    verify_memory_blob(plan["index"].path, blob)
+                    stream.add_bytes(ia.blob_path(blob.digest), blob.data)
+                    written.add(blob.digest)
+            for digest, _media_type, data in image.children:
+                if digest not in written:
+                    stream.add_bytes(ia.blob_path(digest), data)
+                    written.add(digest)
+            if image.digest not in written:
+                stream.add_bytes(ia.blob_path(image.digest), image.manifest)
+                written.add(image.digest)
+            _domain, _path, tag, _dig = ia.split_reference(plan["target"])
+            entries_out.append({
+                "mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
+                "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"], ia.ANNOTATION_REF_NAME: tag or ""},
+            })
+        stream.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
+        stream.add_bytes("index.json", ia.canonical_json({"schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
+                                                          "manifests": entries_out}))
+    except BaseException:
+        stream.abort()
+        raise
+    stream.finish()
+    after = ctr.images()
+    for plan in plans:
+        if not plan["skip"] and after.get(plan["target"]) != plan["image"].digest:
+            raise AistackError("ctr import ran but containerd has %s as %s, expected %s"
+                               % (plan["target"], after.get(plan["target"]), plan["image"].digest),
+                               field="containerd_socket")
+    return changed, results
+
+
+# ---------------------------------------------------------------------------------------------
+# Rollout restart
+# ---------------------------------------------------------------------------------------------
+
+def _same_image(a, b):
+    try:
+        return ia.normalize_reference(a) == ia.normalize_reference(b)
+    except ValueError:
+        return a == b
+
+
+def workloads_using(objects, refs):
+    """(kind, namespace, name) of workloads whose pod template runs one of ``refs``."""
+    hits = []
+    for obj in objects:
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        images = [c.get("image") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+        if any(img and _same_image(img, ref) for img in images for ref in refs):
+            meta = obj.get("metadata") or {}
+            hits.append((obj.get("kind"), meta.get("namespace"), meta.get("name")))
+    return hits
+
+
+def restart_patch(now=None):
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: stamp}}}}}
+
+
+def restart_workloads(kube, refs, namespaces=None, check_mode=False):
+    if not refs:
+        return []
+    objects = []
+    for api_version, kind in WORKLOAD_KINDS:
+        for ns in namespaces or [None]:
+            for obj in kube.list(api_version, kind, namespace=ns):
+                obj.setdefault("kind", kind)
+                objects.append(obj)
+    hits = workloads_using(objects, refs)
+    patch = restart_patch()
+    out = []
+    for kind, ns, name in hits:
+        if not check_mode:
+            kube.patch("apps/v1", kind, name, ns, patch)
+        out.append(dict(kind=kind, namespace=ns, name=name))
+    return out

@@ -1,0 +1,271 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: image_import
+short_description: Import image archives into containerd (k3s) or an OCI registry, by digest
+version_added: 0.1.0
+description:
+  - Reads image archives in C(docker save) (docker-archive) or OCI layout form, as plain tar or compressed
+    with gzip, bzip2 or zstd, from one file or a directory of them.
+  - Writes them into the containerd image store (namespace C(k8s.io), through C(ctr)) or into any OCI
+    distribution registry (the site registry on C(localhost:30500), a Nexus, Harbor...).
+  - Idempotent by digest. Blobs and manifests already present are skipped; C(changed) only when something was
+    written. A repeated import writes no blob.
+  - Streams. Memory stays flat whatever the archive size. Each archive is read twice at most: an index
+    pass, then one pass over the members the target lacks.
+  - Bad input (corrupt, truncated or unknown archive, a manifest naming a missing blob, a checksum that differs
+    from the bundle's) fails naming the file and the problem. All blobs are written before any manifest or tag,
+    so a failure leaves no new tag or image record behind.
+  - docker-archive images are converted to OCI image manifests (layers uncompressed as saved, digests checked
+    against the config's C(diff_ids)); OCI layouts keep their manifests and digests.
+options:
+  src:
+    description:
+      - An image archive, or a directory whose C(*.tar), C(*.tar.gz), C(*.tgz), C(*.tar.bz2), C(*.tar.zst)
+        files are all imported.
+    type: path
+    required: true
+  target:
+    description:
+      - V(containerd) writes into the containerd image store through C(ctr images import).
+      - V(registry) pushes over the OCI distribution API.
+    type: str
+    choices: [containerd, registry]
+    required: true
+  registry:
+    description:
+      - Registry address (C(host[:port]), optionally with C(http://) or C(https://)).
+      - Images are retagged to C(<registry>/<registry_project>/<path>:<tag>), where C(<path>) is the image's
+        repository path without its registry (C(docker.io/library/) is dropped).
+      - Required for O(target=registry). With O(target=containerd), when set, images are named as if they came
+        from that registry (so workloads that reference the registry find them locally).
+    type: str
+  registry_project:
+    description: Path prefix (project, namespace, Nexus repository path) put before each image path.
+    type: str
+  flatten:
+    description: Keep only the last component of each image path (C(ghcr.io/hkuds/lightrag) -> C(lightrag)).
+    type: bool
+    default: false
+  registry_username:
+    description: User for HTTP basic or token authentication.
+    type: str
+  registry_password:
+    description: Password or token for O(registry_username).
+    type: str
+  registry_tls:
+    description: Use HTTPS. Ignored when O(registry) carries a scheme.
+    type: bool
+    default: false
+  registry_validate_certs:
+    description: Verify the registry's TLS certificate.
+    type: bool
+    default: true
+  registry_ca_path:
+    description: CA bundle that signed the registry's certificate.
+    type: path
+  containerd_socket:
+    description: containerd's socket (k3s C(/run/k3s/containerd/containerd.sock)).
+    type: path
+    default: /run/k3s/containerd/containerd.sock
+  containerd_namespace:
+    description: containerd namespace; the kubelet uses C(k8s.io).
+    type: str
+    default: k8s.io
+  ctr_command:
+    description: How to run C(ctr), e.g. V([k3s, ctr]) on a k3s node without containerd's own package.
+    type: list
+    elements: str
+    default: [ctr]
+  unpack:
+    description: Unpack imported images for the snapshotter (the kubelet would otherwise do it at first start).
+    type: bool
+    default: true
+  checksums:
+    description:
+      - A C(sha256sum) file (the bundle's C(SHA256SUMS)). Every archive must be listed there, relative to that
+        file's directory, and match, before anything is imported.
+    type: path
+  platform:
+    description:
+      - For image indexes whose archive holds only some platforms, the platform to import (C(os/arch[/variant])).
+    type: str
+    default: linux/amd64
+  name:
+    description:
+      - Repository name for images the archive names only by a tag (or not at all), e.g. C(docker.io/team/app).
+    type: str
+  restart_workloads:
+    description:
+      - After an import that changed something, restart (as C(kubectl rollout restart) does) the Deployments,
+        StatefulSets and DaemonSets whose pod template runs one of the imported images.
+    type: bool
+    default: false
+  restart_namespaces:
+    description: Namespaces to look for workloads in; all when empty.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - aistack.platform.kube_auth
+attributes:
+  check_mode:
+    support: full
+    description: Indexes the archives and queries the target; lists what would be imported and restarted.
+  diff_mode:
+    support: none
+author:
+  - aistack platform engineering
+requirements:
+  - requests (registry target)
+  - zstandard (zstd archives)
+  - ctr (containerd target)
+"""
+
+EXAMPLES = r"""
+- name: Push the bundle's images into the site registry
+  aistack.platform.image_import:
+    src: /srv/aistack-bundle/images
+    checksums: /srv/aistack-bundle/SHA256SUMS
+    target: registry
+    registry: localhost:30500
+    registry_project: aistack
+
+- name: Load an archive into the k3s node's containerd and restart what runs it
+  aistack.platform.image_import:
+    src: /tmp/lightrag-1.4.9.tar.zst
+    target: containerd
+    ctr_command: [k3s, ctr]
+    restart_workloads: true
+    restart_namespaces: [data-science-dev]
+"""
+
+RETURN = r"""
+images:
+  description: One entry per image (and target name).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    file:
+      description: The archive the image came from.
+      type: str
+    source:
+      description: The image name inside the archive.
+      type: str
+    reference:
+      description: The name written to the target.
+      type: str
+      sample: localhost:30500/aistack/hkuds/lightrag:1.4.9
+    digest:
+      description: Manifest digest in the target.
+      type: str
+    size:
+      description: Bytes of manifest, config and layers.
+      type: int
+    action:
+      description: V(imported) (or, in check mode, would be) or V(skipped) (already there with this digest).
+      type: str
+    blobs_written:
+      description: Blobs the import wrote (or would write).
+      type: int
+    blobs_present:
+      description: Blobs the target already had.
+      type: int
+restarted:
+  description: Workloads restarted (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube import KUBE_AUTH_ARGSPEC
+from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp
+
+
+def argument_spec():
+    spec = dict(
+        src=dict(type="path", required=True),
+        target=dict(type="str", required=True, choices=["containerd", "registry"]),
+        registry=dict(type="str"),
+        registry_project=dict(type="str"),
+        flatten=dict(type="bool", default=False),
+        registry_username=dict(type="str"),
+        registry_password=dict(type="str", no_log=True),
+        registry_tls=dict(type="bool", default=False),
+        registry_validate_certs=dict(type="bool", default=True),
+        registry_ca_path=dict(type="path"),
+        containerd_socket=dict(type="path", default="/run/k3s/containerd/containerd.sock"),
+        containerd_namespace=dict(type="str", default="k8s.io"),
+        ctr_command=dict(type="list", elements="str", default=["ctr"]),
+        unpack=dict(type="bool", default=True),
+        checksums=dict(type="path"),
+        platform=dict(type="str", default="linux/amd64"),
+        name=dict(type="str"),
+        restart_workloads=dict(type="bool", default=False),
+        restart_namespaces=dict(type="list", elements="str", default=[]),
+    )
+    spec.update(KUBE_AUTH_ARGSPEC)
+    return spec
+
+
+def run(module):
+    p = module.params
+    if p["target"] == "registry" and not p["registry"]:
+        raise AistackError("is required when target is registry.", field="registry",
+                           fix="set registry, e.g. localhost:30500")
+    if p["registry_project"] is not None and not p["registry_project"].strip("/"):
+        raise AistackError("must not be empty.", field="registry_project", fix="omit it or name a project")
+    if p["name"]:
+        from ansible_collections.aistack.platform.plugins.module_utils.image_archive import split_reference
+        try:
+            split_reference(p["name"])
+        except ValueError as exc:
+            raise AistackError(str(exc), field="name", fix="give a repository such as docker.io/team/app")
+    loaded = imp.load_sources(p["src"], checksums=p["checksums"], platform=p["platform"], default_name=p["name"])
+    if p["target"] == "registry":
+        from ansible_collections.aistack.platform.plugins.module_utils.registry import RegistryClient
+        client = RegistryClient(p["registry"], username=p["registry_username"], password=p["registry_password"],
+                                tls=p["registry_tls"], validate_certs=p["registry_validate_certs"],
+                                ca_path=p["registry_ca_path"])
+        registry = p["registry"].split("://", 1)[-1].rstrip("/")
+        changed, images = imp.import_to_registry(client, loaded, registry, p["registry_project"], p["flatten"],
+                                                 check_mode=module.check_mode)
+    else:
+        from ansible_collections.aistack.platform.plugins.module_utils.containerd import CtrClient
+        ctr = CtrClient(p["containerd_socket"], p["containerd_namespace"], p["ctr_command"])
+        registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
+        changed, images = imp.import_to_containerd(ctr, loaded, registry, p["registry_project"], p["flatten"],
+                                                   check_mode=module.check_mode, unpack=p["unpack"])
+    restarted = []
+    if p["restart_workloads"] and changed:
+        from ansible_collections.aistack.platform.plugins.module_utils.kube import KubeClient, require_kubernetes
+        require_kubernetes(module)
+        kube = KubeClient(p["kubeconfig"], p["context"])
+        refs = [i["reference"] for i in images if i["action"] == "imported"]
+        restarted = imp.restart_workloads(kube, refs, p["restart_namespaces"] or None, check_mode=module.check_mode)
+    return dict(changed=changed, images=images, restarted=restarted)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = run(module)
+    except AistackError as err:
+        module.fail_json(**err.to_result())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
