@@ -1,0 +1,155 @@
+"""The small REST client helm_tenant uses for its cheap reads: kubeconfig parsing, paths, and real
+HTTP round trips against a local stub API server."""
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from ansible_collections.aistack.platform.plugins.module_utils import kube_rest as K
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+
+KCFG = """
+apiVersion: v1
+kind: Config
+current-context: main
+clusters:
+  - name: c1
+    cluster: {server: "https://10.0.0.1:6443", certificate-authority: ca.crt}
+  - name: c2
+    cluster: {server: "https://10.0.0.2:6443", insecure-skip-tls-verify: true}
+users:
+  - name: cert
+    user: {client-certificate: /abs/c.crt, client-key: k.key}
+  - name: tok
+    user: {token: abc}
+  - name: ex
+    user: {exec: {command: aws}}
+contexts:
+  - name: main
+    context: {cluster: c1, user: cert}
+  - name: token
+    context: {cluster: c2, user: tok}
+  - name: execctx
+    context: {cluster: c2, user: ex}
+"""
+
+
+def test_parse_cert_context_resolves_relative_paths():
+    server, tls, headers = K.parse_kubeconfig(KCFG, "/home/k")
+    assert server == "https://10.0.0.1:6443"
+    assert tls["ca_file"] == "/home/k/ca.crt" and tls["key_file"] == "/home/k/k.key" and tls["cert_file"] == "/abs/c.crt"
+    assert headers == {}
+
+
+def test_parse_token_context():
+    server, tls, headers = K.parse_kubeconfig(KCFG, "/x", context="token")
+    assert tls["insecure"] and headers == {"Authorization": "Bearer abc"}
+
+
+def test_exec_plugins_fall_back():
+    with pytest.raises(K.Unsupported):
+        K.parse_kubeconfig(KCFG, "/x", context="execctx")
+
+
+def test_unknown_context():
+    with pytest.raises(AistackError) as info:
+        K.parse_kubeconfig(KCFG, "/x", context="nope")
+    assert info.value.field == "context"
+
+
+def test_object_paths():
+    assert K.object_path("v1", "Secret", "s", "ns") == "/api/v1/namespaces/ns/secrets/s"
+    assert K.object_path("v1", "Secret", None, "ns") == "/api/v1/namespaces/ns/secrets"
+    assert K.object_path("v1", "Namespace", "n") == "/api/v1/namespaces/n"
+    with pytest.raises(K.Unsupported):
+        K.object_path("apps/v1", "Deployment", "d", "ns")
+
+
+def test_missing_kubeconfig(tmp_path):
+    with pytest.raises(AistackError) as info:
+        K.open_client(str(tmp_path / "none"))
+    assert info.value.field == "kubeconfig"
+
+
+class Stub(BaseHTTPRequestHandler):
+    store = {}
+    log = []
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _path(self):
+        return self.path.split("?")[0]
+
+    def do_GET(self):
+        Stub.log.append(("GET", self.path, self.headers.get("Authorization")))
+        path = self._path()
+        if path.endswith("/boom"):
+            return self._reply(403, {"message": "secrets \"boom\" is forbidden"})
+        if path in Stub.store:
+            return self._reply(200, Stub.store[path])
+        items = [v for k, v in Stub.store.items() if k.startswith(path + "/")]
+        if path.endswith("/secrets"):
+            return self._reply(200, {"items": items})
+        return self._reply(404, {"message": "not found"})
+
+    def do_PATCH(self):
+        length = int(self.headers["Content-Length"])
+        body = json.loads(self.rfile.read(length))
+        Stub.log.append(("PATCH", self.path, self.headers.get("Content-Type")))
+        body["metadata"]["resourceVersion"] = "7"
+        Stub.store[self._path()] = body
+        self._reply(200, body)
+
+    def do_DELETE(self):
+        Stub.log.append(("DELETE", self.path, None))
+        if Stub.store.pop(self._path(), None) is None:
+            return self._reply(404, {"message": "not found"})
+        self._reply(200, {})
+
+
+@pytest.fixture
+def api(tmp_path):
+    Stub.store, Stub.log = {}, []
+    server = HTTPServer(("127.0.0.1", 0), Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(json.dumps({
+        "current-context": "x", "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:%d" % server.server_port}}],
+        "users": [{"name": "u", "user": {"token": "t0k"}}], "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}))
+    yield K.open_client(str(cfg))
+    server.shutdown()
+
+
+def test_round_trip(api):
+    assert isinstance(api, K.RestKubeClient)
+    assert api.get("v1", "Secret", "s", "ns") is None
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns", "labels": {"a": "b"}},
+              "data": {"k": base64.b64encode(b"v").decode()}}
+    stored = api.apply(secret)
+    assert stored["metadata"]["resourceVersion"] == "7"
+    assert Stub.log[-1] == ("PATCH", "/api/v1/namespaces/ns/secrets/s?fieldManager=aistack.platform&force=true",
+                            "application/apply-patch+yaml")
+    assert api.get("v1", "Secret", "s", "ns")["data"]["k"] == "dg=="
+    assert [i["metadata"]["name"] for i in api.list("v1", "Secret", "ns", label_selector="a=b")] == ["s"]
+    assert "labelSelector=a%3Db" in Stub.log[-1][1] and Stub.log[-1][2] == "Bearer t0k"
+    assert api.delete("v1", "Secret", "s", "ns") is True
+    assert api.delete("v1", "Secret", "s", "ns") is False
+
+
+def test_api_error_is_reported(api):
+    with pytest.raises(AistackError) as info:
+        api.get("v1", "Secret", "boom", "ns")
+    assert "403" in str(info.value) and "forbidden" in str(info.value)
