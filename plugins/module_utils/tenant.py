@@ -307,8 +307,8 @@ def _validate_persistence(p, pers, env, params):
         p.add("persistence.enabled", "data on emptyDir is refused in prd (lost with the pod).",
               "set persistence.enabled=true with a storage class (ReadWriteMany for several pods)")
     if enabled and not pers.get("existing_claim"):
-        size = pers.get("size")
-        if not size or not _quantity_ok(size):
+        size = pers.get("size") or "1Gi"
+        if not _quantity_ok(size):
             p.add("persistence.size", "'%s' is not a storage size." % (size or ""), "use a quantity such as 5Gi")
     mode = pers.get("access_mode") or "ReadWriteOnce"
     if mode not in ACCESS_MODES:

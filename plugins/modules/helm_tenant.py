@@ -412,7 +412,7 @@ options:
     description: The helm binary; by default C(helm) from E(PATH).
     type: path
 notes:
-  - Runs where helm and the kubeconfig are, usually the controller (C(delegate_to: localhost)).
+  - "Runs where helm and the kubeconfig are, usually the controller (C(delegate_to: localhost))."
   - Check mode and diff mode are supported; diffs show the release values and the names of changed Secret keys,
     never a credential.
 """
@@ -550,7 +550,7 @@ def argument_spec():
             key=dict(type="str", required=True, no_log=False), env=dict(type="str", required=True),
             format=dict(type="str", default="token", choices=["token", "hex", "fernet"]),
             length=dict(type="int", default=32))),
-        database=dict(type="dict", options=dict(
+        database=dict(type="dict", apply_defaults=True, options=dict(
             type=dict(type="str", default="none", choices=["postgresql", "sqlite", "none"]),
             host=dict(type="str"), port=dict(type="int", default=5432), name=dict(type="str"),
             user=dict(type="str"), password=dict(type="str", no_log=True),
@@ -561,33 +561,33 @@ def argument_spec():
             url_env=dict(type="str", default="DATABASE_URL"),
             password_env=dict(type="str", default="DATABASE_PASSWORD", no_log=False),
             env_prefix=dict(type="str"))),
-        persistence=dict(type="dict", options=dict(
+        persistence=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=True), storage_class=dict(type="str"),
             size=dict(type="str", default="1Gi"), access_mode=dict(type="str", default="ReadWriteOnce"),
             mount_path=dict(type="str", default="/data"), existing_claim=dict(type="str"))),
-        ingress=dict(type="dict", options=dict(
+        ingress=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=False), domain=dict(type="str"), class_name=dict(type="str"),
             tls_secret=dict(type="str", no_log=False), cert_manager_issuer=dict(type="str"),
             cert_manager_cluster_issuer=dict(type="str"), annotations=dict(type="dict"))),
         resources=dict(type="dict"),
-        probes=dict(type="dict", options=dict(
+        probes=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=True), path=dict(type="str", default="/health"),
             liveness_initial_delay=dict(type="int", default=30), readiness_initial_delay=dict(type="int", default=5),
             period=dict(type="int"), timeout=dict(type="int"), failure_threshold=dict(type="int"),
             startup_failure_threshold=dict(type="int"))),
-        tracing=dict(type="dict", options=dict(
+        tracing=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=False), endpoint=dict(type="str"),
             protocol=dict(type="str", default="http/protobuf"), project=dict(type="str"),
             api_key_secret=_secret_ref("api-key"), api_key_env=dict(type="str", default="PHOENIX_API_KEY", no_log=False),
             env=dict(type="dict"))),
         replicas=dict(type="int", default=1),
-        autoscaling=dict(type="dict", options=dict(
+        autoscaling=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=False), min_replicas=dict(type="int", default=2),
             max_replicas=dict(type="int", default=4), target_cpu=dict(type="int", default=80),
             target_memory=dict(type="int"))),
         node_selector=dict(type="dict"),
         tolerations=dict(type="list", elements="dict"),
-        network_policy=dict(type="dict", options=dict(
+        network_policy=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=True), ingress_namespaces=dict(type="list", elements="str"))),
         extra_values=dict(type="dict"),
         wait=dict(type="bool", default=True),
