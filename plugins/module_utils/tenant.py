@@ -74,6 +74,10 @@ def generated_secret_name(name):
     return "%s-generated" % name
 
 
+def env_secret_name(name):
+    return "%s-env" % name
+
+
 # --------------------------------------------------------------------------- helpers
 
 def _get(params, *path, **kw):
@@ -399,6 +403,11 @@ def _validate_env(p, params):
     for index, item in enumerate(params.get("secret_env") or []):
         if not item.get("name") or not item.get("secret") or not item.get("key"):
             p.add("secret_env[%d]" % index, "needs name, secret and key.", "give all three")
+    for name, value in (params.get("secret_values") or {}).items():
+        if not _ENV_NAME.match(str(name)):
+            p.add("secret_values", "'%s' is not an environment variable name." % name, "use letters, digits and '_'")
+        elif value in (None, ""):
+            p.add("secret_values.%s" % name, "is empty.", "give the (vaulted) value or drop the entry")
     for index, item in enumerate(params.get("generated_secrets") or []):
         if not item.get("key") or not item.get("env"):
             p.add("generated_secrets[%d]" % index, "needs key and env.", "give both")
@@ -504,6 +513,8 @@ def build_values(params, names, chart_digest=None, rollout_triggers=None):
         env.update(source[1])
     for item in params.get("generated_secrets") or []:
         secret_env.append({"name": item["env"], "secretName": generated_secret_name(name), "key": item["key"]})
+    for key in sorted(params.get("secret_values") or {}):
+        secret_env.append({"name": key, "secretName": env_secret_name(name), "key": key})
     for item in params.get("secret_env") or []:
         entry = {"name": item["name"], "secretName": item["secret"], "key": item["key"]}
         if item.get("optional"):

@@ -145,16 +145,11 @@ class TenantRunner(object):
             plan.append(("namespace", namespace_object(self.namespace, params["team"], params["environment"])))
         db = params.get("database") or {}
         if db.get("type") == "postgresql" and db.get("password"):
-            sname = T.db_secret_name(self.name)
-            desired = T.db_secret_data(db)
-            current = self.kube.get("v1", "Secret", sname, self.namespace) if ns_obj else None
-            current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
-            if current is None or current_data != desired:
-                plan.append(("secret", secret_object(sname, self.namespace, desired, self._labels())))
-                self._secret_diff(sname, current_data, desired)
-                triggers["secret/" + sname] = PENDING
-            else:
-                triggers["secret/" + sname] = current["metadata"].get("resourceVersion", "")
+            self._plan_owned_secret(plan, triggers, T.db_secret_name(self.name), T.db_secret_data(db), ns_obj)
+        if params.get("secret_values"):
+            sname = T.env_secret_name(self.name)
+            desired = dict((k, str(v)) for k, v in params["secret_values"].items())
+            self._plan_owned_secret(plan, triggers, sname, desired, ns_obj)
         generated = params.get("generated_secrets") or []
         if generated:
             gname = T.generated_secret_name(self.name)
@@ -210,6 +205,17 @@ class TenantRunner(object):
         result["actions"] = self.actions
         return result
 
+    def _plan_owned_secret(self, plan, triggers, sname, desired, ns_obj):
+        """Plan a write of a Secret the module owns when its data differs from ``desired``."""
+        current = self.kube.get("v1", "Secret", sname, self.namespace) if ns_obj else None
+        current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
+        if current is None or current_data != desired:
+            plan.append(("secret", secret_object(sname, self.namespace, desired, self._labels())))
+            self._secret_diff(sname, current_data, desired)
+            triggers["secret/" + sname] = PENDING
+        else:
+            triggers["secret/" + sname] = current["metadata"].get("resourceVersion", "")
+
     def _release_changes(self, release, values, chart_name, chart_version):
         if release is None:
             return ["release (not installed)"]
@@ -261,7 +267,8 @@ class TenantRunner(object):
                 self.actions.append("PersistentVolumeClaim %s (purge)" % pvc["metadata"]["name"])
                 if not self.check_mode:
                     self.kube.delete("v1", "PersistentVolumeClaim", pvc["metadata"]["name"], self.namespace)
-            for sname in (T.db_secret_name(self.name), T.generated_secret_name(self.name)):
+            for sname in (T.db_secret_name(self.name), T.generated_secret_name(self.name),
+                          T.env_secret_name(self.name)):
                 if self.kube.get("v1", "Secret", sname, self.namespace) is not None:
                     self.actions.append("Secret %s (purge)" % sname)
                     if not self.check_mode:

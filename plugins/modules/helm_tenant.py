@@ -20,7 +20,7 @@ description:
     image tags, SQLite in prd, data without persistence in prd, missing limits in stg and prd, missing requests,
     and credentials given in clear text in O(env) or O(extra_values)."
   - Credentials reach the release only as C(secretKeyRef). A vaulted O(database.password) is stored in the
-    Secret C(<fullname>-db); values in O(generated_secrets) are generated once into C(<fullname>-generated)
+    Secret C(<fullname>-db), O(secret_values) in C(<fullname>-env); values in O(generated_secrets) are generated once into C(<fullname>-generated)
     and reused on every later run.
   - The release is read straight from Helm's storage Secret, so a run that changes nothing starts no Helm
     process; C(changed) is reported only when the values, the chart (name, version, or files of a local
@@ -137,6 +137,11 @@ options:
         description: Do not require the Secret to exist.
         type: bool
         default: false
+  secret_values:
+    description:
+      - Vaulted values (API keys, a superuser password...) passed as environment variables of the same names.
+        The module stores them in the Secret C(<fullname>-env) and references them with C(secretKeyRef).
+    type: dict
   generated_secrets:
     description:
       - Credentials the module generates once into the Secret C(<fullname>-generated) and passes as
@@ -546,6 +551,7 @@ def argument_spec():
         secret_env=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True), secret=dict(type="str", required=True, no_log=False),
             key=dict(type="str", required=True, no_log=False), optional=dict(type="bool", default=False))),
+        secret_values=dict(type="dict", no_log=True),
         generated_secrets=dict(type="list", elements="dict", no_log=False, options=dict(
             key=dict(type="str", required=True, no_log=False), env=dict(type="str", required=True),
             format=dict(type="str", default="token", choices=["token", "hex", "fernet"]),

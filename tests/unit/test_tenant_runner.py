@@ -306,3 +306,16 @@ def test_generate_value(fmt, length, check):
     value = generate_value(fmt, length)
     assert check(value)
     assert value != generate_value(fmt, length)
+
+
+def test_secret_values_stored_and_referenced():
+    kube = MemKube()
+    p = params(secret_values={"LANGFLOW_SUPERUSER_PASSWORD": "Sup3r-Vault"})
+    result, runner, helm = run(kube, p)
+    values = helm.calls[0][2]
+    assert {"name": "LANGFLOW_SUPERUSER_PASSWORD", "secretName": "team-a-svc-dev-env",
+            "key": "LANGFLOW_SUPERUSER_PASSWORD"} in values["secretEnv"]
+    assert "Sup3r-Vault" not in json.dumps([values, result, runner.diffs])
+    data = kube.get("v1", "Secret", "team-a-svc-dev-env", "team-a-dev")["data"]
+    assert base64.b64decode(data["LANGFLOW_SUPERUSER_PASSWORD"]).decode() == "Sup3r-Vault"
+    assert not run(kube, p)[0]["changed"]
