@@ -66,6 +66,7 @@ def namespace_object(name, team, environment):
             "aistack.io/team": team,
             "aistack.io/environment": environment,
             "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
         }},
     }
 

@@ -1,0 +1,127 @@
+"""The generic chart: `helm lint` clean, every feature rendered by `helm template` and accepted by the
+real API server (server-side dry run), and its refusals (floating image, ingress without host)."""
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = str(ROOT / "charts" / "aistack-service")
+
+FULL_VALUES = {
+    "fullnameOverride": "team-x-svc-dev",
+    "labels": {"aistack.io/team": "team-x", "aistack.io/environment": "dev"},
+    "image": {"repository": "aistack.local/demohttp", "tag": "1.0.0"},
+    "containerPort": 8080,
+    "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4, "targetMemoryUtilizationPercentage": 75},
+    "env": {"LOG_LEVEL": "info", "DB_URL": "postgresql://u:$(DB_PASSWORD)@pg:5432/db"},
+    "secretEnv": [{"name": "DB_PASSWORD", "secretName": "team-x-svc-dev-db", "key": "password"},
+                  {"name": "OPTIONAL_KEY", "secretName": "maybe", "key": "k", "optional": True}],
+    "config": {"FEATURE_FLAG": "on", "WORKERS": 2},
+    "rolloutTriggers": {"secret/team-x-svc-dev-db": "123"},
+    "persistence": {"enabled": True, "size": "1Gi", "storageClassName": "local-path", "accessModes": ["ReadWriteMany"]},
+    "probes": {"path": "/health", "startup": {"enabled": True}},
+    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    "ingress": {"enabled": True, "className": "traefik", "host": "svc-team-x.dev.example.test",
+                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
+                "tls": {"enabled": True, "secretName": "team-x-svc-dev-tls"}},
+    "nodeSelector": {"nvidia.com/gpu.present": "true"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "networkPolicy": {"extraFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}]},
+}
+
+
+def helm(env, *args, check=True):
+    proc = subprocess.run(["helm"] + list(args), env=env, capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def render(env, values, tmp_path, namespace="team-x-dev"):
+    path = tmp_path / ("values-%s.json" % uuid.uuid4().hex[:6])
+    path.write_text(json.dumps(values))
+    return helm(env, "template", "team-x-svc-dev", CHART, "--namespace", namespace, "-f", str(path))
+
+
+def docs(text):
+    import yaml
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_lint_clean(collection_env, tmp_path):
+    values = tmp_path / "v.json"
+    values.write_text(json.dumps(FULL_VALUES))
+    out = helm(collection_env, "lint", CHART, "--strict", "-f", str(values)).stdout
+    assert "0 chart(s) failed" in out
+
+
+def test_full_render(collection_env, tmp_path):
+    objs = {(d["kind"], d["metadata"]["name"]): d for d in docs(render(collection_env, FULL_VALUES, tmp_path).stdout)}
+    kinds = sorted(k for k, _ in objs)
+    assert kinds == sorted(["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy",
+                            "PersistentVolumeClaim", "Service", "ServiceAccount"])
+    dep = objs[("Deployment", "team-x-svc-dev")]
+    pod = dep["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert "replicas" not in dep["spec"]  # the HPA owns it
+    assert container["image"] == "aistack.local/demohttp:1.0.0"
+    names = [e["name"] for e in container["env"]]
+    assert names.index("DB_PASSWORD") < names.index("DB_URL")  # $(DB_PASSWORD) expands
+    assert container["env"][0]["valueFrom"]["secretKeyRef"] == {"name": "team-x-svc-dev-db", "key": "password"}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health" and "startupProbe" in container
+    assert pod["spec"]["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    assert pod["spec"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["metadata"]["annotations"]["checksum/config"]
+    assert objs[("PersistentVolumeClaim", "team-x-svc-dev-data")]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    netpol = objs[("NetworkPolicy", "team-x-svc-dev")]["spec"]
+    peers = netpol["ingress"][0]["from"]
+    assert peers[0]["namespaceSelector"]["matchExpressions"][0]["key"] == "kubernetes.io/metadata.name"
+    assert {"podSelector": {}} in peers
+    assert objs[("Ingress", "team-x-svc-dev")]["spec"]["tls"][0]["secretName"] == "team-x-svc-dev-tls"
+
+
+def test_config_change_rolls_pods(collection_env, tmp_path):
+    def checksums(values):
+        dep = [d for d in docs(render(collection_env, values, tmp_path).stdout) if d["kind"] == "Deployment"][0]
+        return dep["spec"]["template"]["metadata"]["annotations"]
+
+    base = checksums(FULL_VALUES)
+    changed = checksums(dict(FULL_VALUES, config={"FEATURE_FLAG": "off", "WORKERS": 2}))
+    rotated = checksums(dict(FULL_VALUES, rolloutTriggers={"secret/team-x-svc-dev-db": "124"}))
+    assert changed["checksum/config"] != base["checksum/config"]
+    assert rotated["checksum/rollout-triggers"] != base["checksum/rollout-triggers"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"image": {"repository": "x", "tag": "latest"}},
+    {"image": {"repository": "x", "tag": ""}},
+    {"ingress": {"enabled": True, "host": ""}},
+])
+def test_chart_refuses(collection_env, tmp_path, bad):
+    values = dict(FULL_VALUES, **bad)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(values))
+    proc = helm(collection_env, "template", "r", CHART, "-f", str(path), check=False)
+    assert proc.returncode != 0
+
+
+def test_server_side_dry_run(collection_env, kubectl, namespace, tmp_path):
+    """The API server itself validates every rendered object (schemas, admission)."""
+    kubectl("create", "namespace", namespace)
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/warn=restricted")
+    for values in (FULL_VALUES, dict(FULL_VALUES, autoscaling={"enabled": False}, persistence={"enabled": False},
+                                     ingress={"enabled": False}, config={})):
+        manifest = render(collection_env, values, tmp_path, namespace=namespace).stdout
+        proc = kubectl("apply", "--dry-run=server", "--server-side", "-n", namespace, "-f", "-", input=manifest,
+                       check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert "Warning" not in proc.stderr, proc.stderr  # e.g. PodSecurity 'restricted' violations
