@@ -522,7 +522,13 @@ kept_claims:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.kube import KUBE_AUTH_ARGSPEC
+
+# Same options as module_utils.kube.KUBE_AUTH_ARGSPEC (doc fragment aistack.platform.kube_auth), spelled
+# out here because importing kube.py loads the kubernetes package, which costs more than a whole no-op run.
+KUBE_AUTH_ARGSPEC = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+)
 
 
 def _secret_ref(default_key):

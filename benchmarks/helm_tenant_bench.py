@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Benchmark: aistack.platform.helm_tenant against a plain kubernetes.core.helm loop.
+
+Converges N tenants (default 20) of the generic chart with helm_tenant, re-runs with nothing changed,
+then does the same with kubernetes.core.helm over the same N releases (same names, same chart, the
+exact values helm_tenant rendered, in twin namespaces), in the same run on the same cluster. Both
+sides are one ansible-playbook task looping over the N items, with the same Ansible settings.
+
+Prints seconds per phase and the ratio helm_tenant / kubernetes.core.helm.
+Targets: no-op re-run ratio <= 0.5, converge ratio <= 1.0.
+
+  benchmarks/helm_tenant_bench.py [-n 20] [--keep] [--image aistack.local/demohttp:1.0.0]
+
+Needs the local cluster (tests/cluster/cluster.sh up) or KUBECONFIG, and helm on PATH (the cache's
+bin directory is added).
+"""
+
+from __future__ import print_function
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
+CHART = str(ROOT / "charts" / "aistack-service")
+COLLECTIONS = ROOT / "build" / "collections"
+
+
+def environment():
+    link = COLLECTIONS / "ansible_collections" / "aistack" / "platform"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT)
+    env = dict(os.environ)
+    if not env.get("KUBECONFIG"):
+        cluster = str(ROOT / "tests" / "cluster" / "cluster.sh")
+        if subprocess.run([cluster, "status"], capture_output=True).returncode != 0:
+            sys.exit("the local cluster is not up and KUBECONFIG is not set")
+        env["KUBECONFIG"] = subprocess.run([cluster, "kubeconfig"], capture_output=True, text=True,
+                                           check=True).stdout.strip()
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(CACHE / "bin"), env.get("PATH", "")])
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+               ANSIBLE_PIPELINING="True", ANSIBLE_DEPRECATION_WARNINGS="False")
+    return env
+
+
+HELM_TENANT_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Converge tenants with aistack.platform.helm_tenant
+      aistack.platform.helm_tenant:
+        team: "{{ item }}"
+        service: demo
+        environment: dev
+        chart:
+          path: "{{ chart }}"
+        image:
+          repository: "{{ image_repository }}"
+          tag: "{{ image_tag }}"
+        port: 8080
+        persistence:
+          enabled: false
+        resources:
+          requests: {cpu: 5m, memory: 16Mi}
+          limits: {cpu: 100m, memory: 32Mi}
+        generated_secrets:
+          - {key: secret-key, env: APP_SECRET_KEY, format: fernet}
+        probes:
+          liveness_initial_delay: 2
+          readiness_initial_delay: 1
+          period: 2
+        wait: true
+        timeout: 300
+      loop: "{{ teams }}"
+"""
+
+CORE_HELM_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Converge the same releases with kubernetes.core.helm
+      kubernetes.core.helm:
+        name: "{{ item.name }}"
+        namespace: "{{ item.namespace }}"
+        chart_ref: "{{ chart }}"
+        release_values: "{{ item['values'] }}"
+        create_namespace: true
+        wait: true
+        timeout: 5m0s
+      loop: "{{ releases }}"
+      loop_control:
+        label: "{{ item.namespace }}/{{ item.name }}"
+"""
+
+
+def playbook(env, path, extra, check_changed=None):
+    start = time.monotonic()
+    proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(path), "-e", "@" + extra],
+                          env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit("playbook %s failed:\n%s\n%s" % (path, proc.stdout[-5000:], proc.stderr[-3000:]))
+    changed = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("localhost") and "changed=" in line:
+            changed = int(line.split("changed=")[1].split()[0])
+    return seconds, changed
+
+
+def kubectl(env, *args, **kw):
+    return subprocess.run(["kubectl"] + list(args), env=env, capture_output=True, text=True, **kw)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=20, help="tenants (default 20)")
+    parser.add_argument("--image", default=None, help="image (default: the cluster build's demohttp)")
+    parser.add_argument("--keep", action="store_true", help="keep the namespaces afterwards")
+    args = parser.parse_args()
+    env = environment()
+    image = args.image
+    if not image:
+        images = dict(line.split("=", 1) for line in (CACHE / "images.env").read_text().split() if "=" in line) \
+            if (CACHE / "images.env").exists() else {}
+        image = images.get("AISTACK_DEMOHTTP_IMAGE", "aistack.local/demohttp:1.0.0")
+    repo, tag = image.rsplit(":", 1)
+    run_id = uuid.uuid4().hex[:4]
+    teams = ["bench%s-%02d" % (run_id, i) for i in range(args.n)]
+    ours = ["%s-dev" % t for t in teams]
+    theirs = ["%s-dev-kch" % t for t in teams]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "tenant.yml").write_text(HELM_TENANT_PLAY)
+        (tmp / "core.yml").write_text(CORE_HELM_PLAY)
+        (tmp / "tenant-vars.json").write_text(json.dumps(
+            {"teams": teams, "chart": CHART, "image_repository": repo, "image_tag": tag}))
+        try:
+            print("converging %d tenants with aistack.platform.helm_tenant ..." % args.n, flush=True)
+            results["tenant_converge"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"))
+            results["tenant_noop"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"))
+            # the same releases for kubernetes.core.helm: same names, chart and rendered values, twin namespaces
+            releases = []
+            for team, ns, twin in zip(teams, ours, theirs):
+                name = "%s-demo-dev" % team
+                values = json.loads(subprocess.run(["helm", "get", "values", name, "-n", ns, "-o", "json"], env=env,
+                                                   capture_output=True, text=True, check=True).stdout)
+                releases.append({"name": name, "namespace": twin, "values": values})
+                # untimed preparation: the namespace and the generated Secret the pods read
+                kubectl(env, "create", "namespace", twin)
+                secret = json.loads(kubectl(env, "get", "secret", name + "-generated", "-n", ns, "-o", "json",
+                                            check=True).stdout)
+                secret["metadata"] = {"name": secret["metadata"]["name"], "namespace": twin}
+                kubectl(env, "apply", "-f", "-", input=json.dumps(secret), check=True)
+            (tmp / "core-vars.json").write_text(json.dumps({"releases": releases, "chart": CHART}))
+            print("converging the same %d releases with kubernetes.core.helm ..." % args.n, flush=True)
+            results["core_converge"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"))
+            results["core_noop"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"))
+        finally:
+            if not args.keep:
+                for ns in ours + theirs:
+                    kubectl(env, "delete", "namespace", ns, "--ignore-not-found", "--wait=false")
+
+    print()
+    print("%-10s %22s %22s %8s %8s" % ("phase", "helm_tenant s (chg)", "k.c.helm s (chg)", "ratio", "target"))
+    verdicts = []
+    for phase, target in (("converge", 1.0), ("noop", 0.5)):
+        ours_s, ours_c = results["tenant_" + phase]
+        core_s, core_c = results["core_" + phase]
+        ratio = ours_s / core_s
+        verdicts.append(ratio <= target)
+        print("%-10s %16.1f (%3s) %16.1f (%3s) %8.2f %8s" % (phase, ours_s, ours_c, core_s, core_c, ratio,
+                                                           "<= %.1f" % target))
+    print("N=%d tenants; %s" % (args.n, "targets met" if all(verdicts) else "TARGET MISSED"))
+    return 0 if all(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
