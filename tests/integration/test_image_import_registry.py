@@ -27,29 +27,8 @@ pytestmark = pytest.mark.skipif(not it.LocalRegistry.available(),
                                 reason="needs Debian's docker-registry (apt-get install docker-registry)")
 
 
-def ansible_env():
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
-    env["ANSIBLE_LOCALHOST_WARNING"] = "False"
-    env["ANSIBLE_NOCOLOR"] = "1"
-    return env
-
-
 def run_import(args, check=False):
-    cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", "aistack.platform.image_import",
-           "-a", json.dumps(args)]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, timeout=900)
-    try:
-        result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError("no JSON result (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-    return result
+    return it.run_module(COLLECTIONS, "aistack.platform.image_import", args, check=check)
 
 
 @pytest.fixture

@@ -297,3 +297,79 @@ class LocalRegistry(object):
         """Access-log lines of requests that write (POST/PUT/PATCH) after byte offset ``since``."""
         text = self.log_text()[since:]
         return [l for l in text.splitlines() if '"PUT ' in l or '"POST ' in l or '"PATCH ' in l]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the module the way users do (ansible -m), without needing a cluster
+# ---------------------------------------------------------------------------------------------
+
+def ansible_env(collections_path, extra=None):
+    import sys
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    env["ANSIBLE_LOCALHOST_WARNING"] = "False"
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_module(collections_path, name, args, check=False, env=None, timeout=900):
+    cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", name, "-a", json.dumps(args)]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, env=ansible_env(collections_path, env), capture_output=True, text=True,
+                          timeout=timeout)
+    try:
+        result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("no JSON result (rc %d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# A private containerd (when the test cluster's is not up)
+# ---------------------------------------------------------------------------------------------
+
+class PrivateContainerd(object):
+    """containerd with its own root, state and socket under ``workdir`` (CRI plugin off)."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.socket = os.path.join(workdir, "containerd.sock")
+        self.proc = None
+
+    def start(self):
+        config = os.path.join(self.workdir, "config.toml")
+        with open(config, "w") as handle:
+            handle.write('version = 2\nroot = "%s/root"\nstate = "%s/state"\n'
+                         'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s"\n'
+                         % (self.workdir, self.workdir, self.socket))
+        self.log = open(os.path.join(self.workdir, "containerd.log"), "ab")
+        self.proc = subprocess.Popen(["containerd", "--config", config], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if os.path.exists(self.socket) and subprocess.run(
+                    ["ctr", "-a", self.socket, "version"], capture_output=True).returncode == 0:
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("private containerd did not start; see %s/containerd.log" % self.workdir)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        # snapshot mounts are not made without a running container; the tree can go
+        subprocess.run(["rm", "-rf", os.path.join(self.workdir, "root"), os.path.join(self.workdir, "state")],
+                       check=False)
