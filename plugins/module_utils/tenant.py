@@ -525,6 +525,7 @@ def build_values(params, names, chart_digest=None, rollout_triggers=None):
 
     values = {
         "fullnameOverride": name,
+        "nameOverride": service,
         "labels": {"aistack.io/team": team, "aistack.io/service": service, "aistack.io/environment": env_name},
         "image": image_values(params["image"]),
         "containerPort": params.get("port") or 8080,

@@ -125,3 +125,42 @@ def test_server_side_dry_run(collection_env, kubectl, namespace, tmp_path):
                        check=False)
         assert proc.returncode == 0, proc.stderr
         assert "Warning" not in proc.stderr, proc.stderr  # e.g. PodSecurity 'restricted' violations
+
+
+def test_module_values_render(collection_env, tmp_path):
+    """What helm_tenant renders is accepted by the chart (schema included), for every feature."""
+    import sys
+    sys.path.insert(0, str(ROOT / "build" / "collections"))
+    from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+    params = {
+        "team": "team-x", "service": "langflow", "environment": "prd", "chart": {"path": CHART},
+        "image": {"repository": "langflowai/langflow", "tag": "1.12.8"}, "port": 7860,
+        "database": {"type": "postgresql", "host": "pg", "name": "db", "user": "u", "password": "pw",
+                     "url_env": "LANGFLOW_DATABASE_URL"},
+        "persistence": {"enabled": True, "size": "5Gi", "access_mode": "ReadWriteMany", "storage_class": "nfs",
+                        "mount_path": "/app/data"},
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": 1, "memory": "2Gi"}},
+        "ingress": {"enabled": True, "domain": "example.test", "cert_manager_cluster_issuer": "le"},
+        "tracing": {"enabled": True, "endpoint": "http://phoenix:6006", "api_key_secret": {"name": "phx", "key": "k"},
+                    "env": {"LANGFLOW_TRACING": "true"}},
+        "autoscaling": {"enabled": True, "min_replicas": 2, "max_replicas": 4},
+        "generated_secrets": [{"key": "secret-key", "env": "LANGFLOW_SECRET_KEY"}],
+        "secret_values": {"LANGFLOW_SUPERUSER_PASSWORD": "x"},
+        "probes": {"path": "/health", "startup_failure_threshold": 60, "liveness_initial_delay": 30},
+        "env": {"LANGFLOW_AUTO_LOGIN": False}, "node_selector": {"gpu": "true"},
+        "network_policy": {"enabled": True, "ingress_namespaces": ["traefik"]},
+    }
+    names = T.validate(params)
+    values = T.build_values(params, names, chart_digest="sha256:0", rollout_triggers={"secret/a": "1"})
+    objs = {d["kind"]: d for d in docs(render(collection_env, values, tmp_path, namespace="team-x-prd").stdout)}
+    dep = objs["Deployment"]
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert dep["metadata"]["name"] == "team-x-langflow-prd" and container["name"] == "langflow"
+    assert container["image"] == "langflowai/langflow:1.12.8"
+    assert container["startupProbe"]["failureThreshold"] == 60
+    assert container["ports"][0]["containerPort"] == 7860
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert objs["Ingress"]["spec"]["rules"][0]["host"] == "langflow-team-x.example.test"
+    assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert objs["HorizontalPodAutoscaler"]["spec"]["maxReplicas"] == 4
+    assert "pw" not in json.dumps(values)
