@@ -78,6 +78,7 @@ HELM_TENANT_PLAY = """
           liveness_initial_delay: 2
           readiness_initial_delay: 1
           period: 2
+          timeout: 1
         wait: true
         timeout: 300
       loop: "{{ teams }}"

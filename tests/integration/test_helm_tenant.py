@@ -70,7 +70,7 @@ def tenant(team, env="dev", tag="1.0.0", **over):
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}},
         "ingress": {"enabled": True, "domain": "%s.example.test" % env},
         "generated_secrets": [{"key": "secret-key", "env": "APP_SECRET_KEY", "format": "fernet"}],
-        "probes": {"liveness_initial_delay": 2, "readiness_initial_delay": 1, "period": 2},
+        "probes": {"liveness_initial_delay": 2, "readiness_initial_delay": 1, "period": 2, "timeout": 1},
         "env": {"NAME": "%s-%s" % (team, env)},
         "timeout": 180,
     }
