@@ -19,7 +19,7 @@ description:
     distribution registry (the site registry on C(localhost:30500), a Nexus, Harbor...).
   - Idempotent by digest. Blobs and manifests already present are skipped; C(changed) only when something was
     written. A repeated import writes no blob.
-  - Streams. Memory stays flat whatever the archive size. Each archive is read twice at most: an index
+  - Streams. Memory stays flat whatever the archive size. Each archive is read twice at most, an index
     pass, then one pass over the members the target lacks.
   - Bad input (corrupt, truncated or unknown archive, a manifest naming a missing blob, a checksum that differs
     from the bundle's) fails naming the file and the problem. All blobs are written before any manifest or tag,
