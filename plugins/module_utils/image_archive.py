@@ -176,14 +176,14 @@ def normalize_reference(ref):
 def target_repository(ref, registry=None, project=None, flatten=False):
     """Repository (without tag) an image goes to: ``<registry>/<project>/<path>``.
 
-    With ``registry`` None the source domain is kept (containerd target). ``flatten`` keeps only
-    the last path component (``ghcr.io/hkuds/lightrag`` -> ``lightrag``).
+    With ``registry`` None the source domain is kept (containerd target). The path is kept whole
+    (``docker.io/library/postgres`` -> ``library/postgres``), so that a containerd/k3s mirror for
+    ``docker.io`` rewritten to ``<project>/`` finds it. ``flatten`` keeps only the last component
+    (``ghcr.io/hkuds/lightrag`` -> ``lightrag``).
     """
     domain, path, _tag, _digest = split_reference(ref)
     if flatten:
         path = path.rsplit("/", 1)[-1]
-    elif domain == "docker.io" and registry and path.startswith("library/"):
-        path = path[len("library/"):]
     if project:
         path = "%s/%s" % (project.strip("/"), path)
     return "%s/%s" % (registry or domain, path)

@@ -44,7 +44,8 @@ options:
     description:
       - Registry address (C(host[:port]), optionally with C(http://) or C(https://)).
       - Images are retagged to C(<registry>/<registry_project>/<path>:<tag>), where C(<path>) is the image's
-        repository path without its registry (C(docker.io/library/) is dropped).
+        repository path without its registry host (C(postgres:17) -> C(library/postgres:17)), so that a
+        k3s/containerd mirror for a public registry, rewritten to the project, finds it.
       - Required for O(target=registry). With O(target=containerd), when set, images are named as if they came
         from that registry (so workloads that reference the registry find them locally).
     type: str

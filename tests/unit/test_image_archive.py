@@ -41,7 +41,7 @@ def test_split_reference_rejects(ref):
 
 def test_target_reference_rules():
     assert ia.normalize_reference("postgres:17") == "docker.io/library/postgres:17"
-    assert ia.target_reference("postgres:17", "localhost:30500") == "localhost:30500/postgres:17"
+    assert ia.target_reference("postgres:17", "localhost:30500") == "localhost:30500/library/postgres:17"
     assert ia.target_reference("ghcr.io/hkuds/lightrag:1.4", "localhost:30500", "aistack") == \
         "localhost:30500/aistack/hkuds/lightrag:1.4"
     assert ia.target_reference("ghcr.io/hkuds/lightrag:1.4", "nexus:8443", "/proj/", flatten=True) == \
