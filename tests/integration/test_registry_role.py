@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+"""The registry role on the local cluster: check -> apply -> check -> apply, then image_import into it and
+a pod that pulls from it.
+
+The registry image itself is built here from Debian's docker-registry (tests/images/registry/build_image.py)
+and reaches the node through image_import (target containerd).
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1] / "images" / "registry"))
+
+import build_image  # noqa: E402
+import imagetools as it  # noqa: E402
+
+ROOT = HERE.parents[2]
+COLLECTIONS = ROOT / "build" / "collections"
+CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(build_image.BINARY),
+                                reason="needs Debian's docker-registry (apt-get install docker-registry)")
+
+
+def containerd_socket():
+    if os.environ.get("KUBECONFIG"):
+        pytest.skip("the registry image reaches the node through the local cluster's containerd")
+    proc = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        pytest.skip("the local cluster is not up")
+    return proc.stdout.strip()
+
+
+PLAYBOOK = """
+- name: Registry role under test
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: aistack.platform.registry
+"""
+
+
+def test_registry_role_in_cluster(tmp_path, namespace, kubectl, run_playbook, kubeconfig):
+    sock = containerd_socket()
+    archive = str(tmp_path / "registry.tar")
+    tag = build_image.build(archive)
+    res = it.run_module(COLLECTIONS, "aistack.platform.image_import",
+                        dict(src=archive, target="containerd", containerd_socket=sock))
+    assert res.get("failed") is not True, res
+
+    node_port = random.randint(31000, 32700)
+    playbook = tmp_path / "registry.yml"
+    playbook.write_text(PLAYBOOK)
+    extra = dict(registry_namespace=namespace, registry_image=tag, registry_image_pull_policy="Never",
+                 registry_node_port=node_port, registry_storage_size="1Gi", aistack_kubeconfig=kubeconfig,
+                 registry_wait_timeout=240)
+    runs = []
+    for check in (True, False, True, False):
+        proc = run_playbook(playbook, extra_vars=extra, check=check)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        runs.append(proc.recap.get("changed", 0))
+    assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
+
+    address = "127.0.0.1:%d" % node_port
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            import requests
+            if requests.get("http://%s/v2/" % address, timeout=2).status_code == 200:
+                break
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(2)
+
+    # an image imported into the in-cluster registry; a pod pulls it from localhost:<nodePort>
+    base = it.Layer(str(Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
+                        / "base-trixie" / "rootfs.tar"))
+    marker = uuid.uuid4().hex
+    app = it.Layer.from_bytes(it.tar_bytes({"usr/local/bin/hello": ("#!/bin/sh\necho %s\nexec sleep 3600\n"
+                                                                    % marker).encode()}), str(tmp_path))
+    config = it.image_config([base, app], cmd=["/usr/local/bin/hello"])
+    src = str(tmp_path / "hello.tar.gz")
+    it.write_docker_archive(src, ["aistack.local/hello:%s" % marker[:8]], [base, app], "gzip", config=config)
+    args = dict(src=src, target="registry", registry=address, registry_project="aistack")
+    assert it.run_module(COLLECTIONS, "aistack.platform.image_import", args)["changed"] is True
+    assert it.run_module(COLLECTIONS, "aistack.platform.image_import", args)["changed"] is False
+    image = "localhost:%d/aistack/hello:%s" % (node_port, marker[:8])
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello", "namespace": namespace},
+           "spec": {"containers": [{"name": "hello", "image": image, "imagePullPolicy": "Always",
+                                    "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    kubectl("wait", "pod/hello", "-n", namespace, "--for=condition=Ready", "--timeout=180s", timeout=240)
+    deadline = time.time() + 60
+    logs = ""
+    while time.time() < deadline and marker not in logs:
+        logs = kubectl("logs", "hello", "-n", namespace, check=False).stdout
+        time.sleep(2)
+    assert marker in logs
