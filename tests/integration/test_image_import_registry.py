@@ -188,3 +188,37 @@ def test_bad_options(tmp_path, registry, layer_dir):
     assert res.get("failed") is True and "cannot reach registry" in res["msg"]
     res = run_import(dict(src=str(tmp_path / "nope.tar"), target="registry", registry=registry.address))
     assert res.get("failed") is True and "does not exist" in res["msg"]
+
+
+def _docker_image():
+    """A locally built image in the Docker engine (tests/cluster/cluster.sh base-image), or None."""
+    if shutil.which("docker") is None:
+        return None
+    for ref in ("aistack.local/debian:trixie", "aistack.local/demohttp:1.0.0"):
+        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0:
+            return ref
+    return None
+
+
+@pytest.mark.parametrize("comp", ["none", "zstd"])
+def test_real_docker_save(tmp_path, registry, comp):
+    """`docker save` output of a locally built image, as is and zstd-compressed."""
+    ref = _docker_image()
+    if ref is None:
+        pytest.skip("no Docker engine with a locally built image (tests/cluster/cluster.sh docker base-image)")
+    path = tmp_path / "saved.tar"
+    subprocess.run(["docker", "save", "-o", str(path), ref], check=True, timeout=600)
+    if comp == "zstd":
+        subprocess.run(["zstd", "-q", "--rm", "-T0", str(path), "-o", str(path) + ".zst"], check=True)
+        path = Path(str(path) + ".zst")
+    args = dict(src=str(path), target="registry", registry=registry.address, registry_project="local")
+    res = run_import(args)
+    assert res["changed"] is True, res
+    mark = len(registry.log_text())
+    assert run_import(args)["changed"] is False
+    assert registry.write_requests(mark) == []
+    want = "%s/local/%s" % (registry.address, ref.split("/", 1)[1])
+    out = tmp_path / "copy"
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "docker://" + want, "dir:%s" % out],
+                   check=True, capture_output=True, timeout=600)
+    assert "sha256:" + it.sha256_file(str(out / "manifest.json")) == res["images"][0]["digest"]
