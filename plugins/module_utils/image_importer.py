@@ -180,18 +180,16 @@ def import_to_registry(client, loaded, registry, project=None, flatten=False, ch
             verify_memory_blob(index.path, blob)
             _push_everywhere(client, repos, blob, lambda blob=blob: _BytesReader(blob.data))
         else:
-            by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, []).append((blob, repos))
+            by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, (blob, repos))
     for index, members in by_archive.values():
         def consume(name, reader, index=index, members=members):
-            for blob, repos in members[name]:
-                first = repos[0]
-                client.push_blob(first, blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
-                for repo in repos[1:]:
-                    if not client.mount_blob(repo, blob.digest, first):
-                        raise AistackError("registry %s refused to mount blob %s from %s into %s"
-                                           % (client.registry, blob.digest, first, repo), field="registry",
-                                           fix="enable cross-repository mounts, or import one image per run")
-                break  # one member, one blob digest
+            blob, repos = members[name]
+            client.push_blob(repos[0], blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
+            for repo in repos[1:]:
+                if not client.mount_blob(repo, blob.digest, repos[0]):
+                    raise AistackError("registry %s refused to mount blob %s from %s into %s"
+                                       % (client.registry, blob.digest, repos[0], repo), field="registry",
+                                       fix="enable cross-repository mounts, or import one image per run")
         ia.stream_members(index, members.keys(), consume)
     # 2. manifests, tags last
     for plan in plans:

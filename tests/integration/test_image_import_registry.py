@@ -5,7 +5,6 @@ Needs no cluster. Archives are written here from layers built here (and from the
 bootstrapped Debian rootfs when present), in both forms and every compression.
 """
 
-import json
 import os
 import shutil
 import subprocess

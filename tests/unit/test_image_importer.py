@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+"""image_importer pure parts: workload matching, restart patch, verifying reader; the registry flow against
+a fake client (the real one is covered by tests/integration/test_image_import_registry.py)."""
+
+import datetime
+import hashlib
+import io
+
+import pytest
+
+from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia
+from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp
+from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+
+
+def _workload(kind, name, images, init=()):
+    return {"kind": kind, "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"template": {"spec": {"containers": [{"image": i} for i in images],
+                                           "initContainers": [{"image": i} for i in init]}}}}
+
+
+def test_workloads_using_normalizes_names():
+    objs = [_workload("Deployment", "a", ["postgres:17"]),
+            _workload("StatefulSet", "b", ["docker.io/library/redis:7"], init=["busybox:1"]),
+            _workload("Deployment", "c", ["localhost:30500/aistack/library/postgres:17"]),
+            _workload("DaemonSet", "d", ["not a valid ref"])]
+    assert imp.workloads_using(objs, ["docker.io/library/postgres:17"]) == [("Deployment", "ns", "a")]
+    assert imp.workloads_using(objs, ["docker.io/library/busybox:1"]) == [("StatefulSet", "ns", "b")]
+    assert imp.workloads_using(objs, ["localhost:30500/aistack/library/postgres:17"]) == [("Deployment", "ns", "c")]
+    assert imp.workloads_using(objs, []) == []
+
+
+def test_restart_patch():
+    now = datetime.datetime(2026, 11, 23, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    assert imp.restart_patch(now) == {"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": "2026-11-23T12:00:00Z"}}}}}
+
+
+def test_verifying_reader():
+    data = b"a" * 1000
+    blob = ia.BlobRef("sha256:" + hashlib.sha256(data).hexdigest(), len(data), ia.MT_OCI_LAYER, member="l")
+    reader = imp.VerifyingReader(io.BytesIO(data), blob, "x.tar")
+    assert b"".join(iter(lambda: reader.read(300), b"")) == data
+    bad = ia.BlobRef("sha256:" + "0" * 64, len(data), ia.MT_OCI_LAYER, member="l")
+    reader = imp.VerifyingReader(io.BytesIO(data), bad, "x.tar")
+    got = reader.read(600)
+    assert len(got) == 600
+    with pytest.raises(AistackError, match="x.tar.*corrupt"):
+        reader.read(600)  # the last block is never handed out
+    short = imp.VerifyingReader(io.BytesIO(data[:10]), blob, "y.tar")
+    short.read(10)
+    with pytest.raises(AistackError, match="y.tar.*truncated"):
+        short.read(10)
+
+
+class FakeRegistry(object):
+    registry = "fake:5000"
+
+    def __init__(self):
+        self.blobs = {}
+        self.manifests = {}
+        self.calls = []
+
+    def ping(self):
+        pass
+
+    def manifest_digest(self, repo, ref):
+        return self.manifests.get((repo, ref))
+
+    def blob_exists(self, repo, digest):
+        return (repo, digest) in self.blobs
+
+    def push_blob(self, repo, digest, size, reader):
+        data = b"".join(iter(lambda: reader.read(7), b""))
+        assert len(data) == size
+        self.blobs[(repo, digest)] = data
+        self.calls.append(("push", repo, digest))
+
+    def mount_blob(self, repo, digest, source):
+        self.blobs[(repo, digest)] = self.blobs[(source, digest)]
+        self.calls.append(("mount", repo, digest))
+        return True
+
+    def put_manifest(self, repo, ref, media_type, data):
+        digest = ia.sha256_digest(data)
+        self.manifests[(repo, ref)] = digest
+        self.calls.append(("manifest", repo, ref))
+        return digest
+
+
+def test_registry_flow_with_fake(tmp_path):
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "images", "registry"))
+    import imagetools as it
+    shared = it.Layer.from_bytes(it.tar_bytes({"s": b"shared" * 100}), str(tmp_path))
+    own = it.Layer.from_bytes(it.tar_bytes({"o": b"own"}), str(tmp_path))
+    it.write_docker_archive(str(tmp_path / "a.tar"), ["one/a:1"], [shared])
+    it.write_docker_archive(str(tmp_path / "b.tar.gz"), ["two/b:1"], [shared, own], "gzip")
+    loaded = imp.load_sources(str(tmp_path))
+    fake = FakeRegistry()
+    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p", check_mode=True)
+    assert changed and fake.calls == [] and [r["action"] for r in results] == ["imported", "imported"]
+    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p")
+    assert changed
+    kinds = [c[0] for c in fake.calls]
+    assert kinds.index("manifest") > max(i for i, k in enumerate(kinds) if k in ("push", "mount"))
+    assert ("mount", "p/two/b", "sha256:" + shared.digest) in fake.calls  # shared layer read once, mounted
+    fake.calls = []
+    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p")
+    assert not changed and fake.calls == [] and {r["action"] for r in results} == {"skipped"}
