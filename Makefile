@@ -1,0 +1,78 @@
+# aistack.platform: the two commands a user needs are `make site` and `make test`.
+# Everything else here is a step of those two.
+
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+AISTACK_CACHE ?= $(HOME)/.cache/aistack
+export AISTACK_CACHE
+CLUSTER := $(ROOT)/tests/cluster/cluster.sh
+# The collection as Ansible expects to find it: <path>/ansible_collections/aistack/platform.
+COLL_LINK := $(ROOT)/build/collections/ansible_collections/aistack/platform
+# ansible-test wants a real directory at that path, not a symlink: a copy of the tracked files.
+SANITY_DIR := $(ROOT)/build/sanity/ansible_collections/aistack/platform
+export PATH := $(VENV)/bin:$(AISTACK_CACHE)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build/collections
+INVENTORY ?= inventories/local
+VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
+PYTEST_ARGS ?=
+
+.PHONY: help venv collection cluster cluster-down site test unit sanity lint integration molecule build clean
+
+help:
+	@echo "make site   - venv, local cluster, then playbooks/site.yml against $(INVENTORY)"
+	@echo "make test   - unit tests, ansible-test sanity, ansible-lint, integration tests, molecule (local)"
+	@echo "make build  - ansible-galaxy collection build"
+	@echo "make cluster / cluster-down - start / stop the local test cluster"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+collection: venv
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn $(ROOT) $(COLL_LINK)
+
+cluster: venv
+	$(CLUSTER) up
+
+cluster-down:
+	$(CLUSTER) down
+
+site: collection cluster
+	ansible-playbook playbooks/site.yml -i $(INVENTORY) --vault-password-file $(VAULT_PASS) \
+	  -e aistack_kubeconfig=$$($(CLUSTER) kubeconfig)
+
+build: collection
+	mkdir -p build/dist
+	ansible-galaxy collection build --force --output-path build/dist .
+
+unit: collection
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+sanity: collection
+	rm -rf $(dir $(SANITY_DIR)) && mkdir -p $(SANITY_DIR)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} $(SANITY_DIR)/ 2>/dev/null || true
+	cd $(SANITY_DIR) && ansible-test sanity --python 3.11 --requirements --color no
+
+lint: collection
+	ansible-lint --offline --profile production
+
+integration: collection cluster
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+molecule: collection cluster
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) molecule test -s local
+
+test: unit sanity lint integration molecule
+	@echo "make test: all stages passed"
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,180 @@
+"""Shared pytest fixtures.
+
+Integration tests talk to a real cluster: the one named by ``KUBECONFIG`` when set (kind, k3s, any
+cluster), else the local test cluster of ``tests/cluster/cluster.sh``. Modules are run the way users
+run them, through ``ansible`` / ``ansible-playbook`` subprocesses with the collection on
+ANSIBLE_COLLECTIONS_PATH, so argspec, check mode, diff and no_log are exercised for real.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
+CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
+COLLECTIONS = ROOT / "build" / "collections"
+
+# Unit tests import the collection's code by its collection path.
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+
+
+def _ensure_collection_link():
+    link = COLLECTIONS / "ansible_collections" / "aistack" / "platform"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT)
+
+
+_ensure_collection_link()
+
+
+def cache_images():
+    """Image references the cluster build recorded (AISTACK_DEMOHTTP_IMAGE, AISTACK_BASE_IMAGE, ...)."""
+    env_file = CACHE / "images.env"
+    values = {}
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if "=" in line:
+                key, value = line.split("=", 1)
+                values[key] = value
+    return values
+
+
+@pytest.fixture(scope="session")
+def images():
+    values = cache_images()
+    if not values:
+        pytest.fail("no images recorded in %s: run `tests/cluster/cluster.sh build`" % (CACHE / "images.env"))
+    return values
+
+
+@pytest.fixture(scope="session")
+def kubeconfig():
+    path = os.environ.get("KUBECONFIG")
+    if path:
+        return path
+    status = subprocess.run([str(CLUSTER_SH), "status"], capture_output=True, text=True)
+    if status.returncode != 0:
+        pytest.fail("the local cluster is not up (%s): run `make cluster`, or set KUBECONFIG"
+                    % status.stdout.strip())
+    return subprocess.run([str(CLUSTER_SH), "kubeconfig"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def collection_env(kubeconfig):
+    """Environment for ansible / ansible-playbook / kubectl / helm subprocesses."""
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([venv_bin, str(CACHE / "bin"), env.get("PATH", "")])
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
+    env["KUBECONFIG"] = kubeconfig
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+    env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+    env["ANSIBLE_LOCALHOST_WARNING"] = "False"
+    env["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "False"
+    return env
+
+
+@pytest.fixture(scope="session")
+def kubectl(collection_env):
+    """kubectl(*args, check=True, input=None) -> CompletedProcess (text)."""
+
+    def _run(*args, check=True, input=None, timeout=300):
+        proc = subprocess.run(["kubectl"] + list(args), env=collection_env, capture_output=True,
+                              text=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError("kubectl %s failed (%d): %s" % (" ".join(args), proc.returncode,
+                                                                   proc.stderr or proc.stdout))
+        return proc
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def run_module(collection_env):
+    """run_module(name, args, check=False, diff=False) -> the module's result dict.
+
+    Runs ``ansible localhost -m <name>`` with the JSON callback, so the result is exactly what a
+    playbook would register; ``result["failed"]`` tells a failure, ``result["changed"]`` a change.
+    The full text output is kept in ``result["_stdout"]`` so tests can assert what reached the log.
+    """
+
+    def _run(name, args, check=False, diff=False, timeout=900):
+        env = dict(collection_env)
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
+        cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", name, "-a", json.dumps(args)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        try:
+            doc = json.loads(proc.stdout)
+            result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            raise AssertionError("ansible -m %s gave no JSON result (rc %d):\n%s\n%s"
+                                 % (name, proc.returncode, proc.stdout, proc.stderr))
+        result["_stdout"] = proc.stdout + proc.stderr
+        return result
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def run_playbook(collection_env):
+    """run_playbook(path, extra_vars=None, check=False, diff=False, inventory=None) -> CompletedProcess.
+
+    The recap counts are parsed into ``proc.recap`` ({"ok": n, "changed": n, "failed": n, ...} summed
+    over hosts).
+    """
+
+    def _run(playbook, extra_vars=None, check=False, diff=False, inventory=None, extra_args=(), timeout=1800):
+        cmd = ["ansible-playbook", str(playbook), "-i", inventory or "localhost,"]
+        if inventory is None:
+            cmd += ["-c", "local"]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        cmd += list(extra_args)
+        proc = subprocess.run(cmd, env=collection_env, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+        proc.recap = parse_recap(proc.stdout)
+        return proc
+
+    return _run
+
+
+def parse_recap(stdout):
+    totals = {}
+    in_recap = False
+    for line in stdout.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        if in_recap and ":" in line:
+            for part in line.split(":", 1)[1].split():
+                if "=" in part:
+                    key, value = part.split("=", 1)
+                    if value.isdigit():
+                        totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+@pytest.fixture
+def namespace(kubectl):
+    """A unique namespace name; deleted after the test if the test (or the code under test) made it."""
+    name = "t-" + uuid.uuid4().hex[:10]
+    yield name
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false", check=False)
