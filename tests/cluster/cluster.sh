@@ -419,7 +419,7 @@ forward_rules() { # forward_rules -I|-D
   local dir
   for dir in -s -d; do
     if iptables -C FORWARD "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT 2>/dev/null; then
-      [[ $1 == -D ]] && iptables -D FORWARD "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT
+      if [[ $1 == -D ]]; then iptables -D FORWARD "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT; fi
     elif [[ $1 == -I ]]; then
       iptables -I FORWARD 1 "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT
     fi
