@@ -143,6 +143,31 @@ def find_inline_secrets(data, path="extra_values"):
     return found
 
 
+def inline_secret_values(data):
+    """The clear-text credentials ``find_inline_secrets`` reports, so the module can hide them from its
+    output (including Ansible's echo of the invocation) while it refuses them."""
+    found = []
+    if isinstance(data, dict):
+        if isinstance(data.get("name"), str) and is_sensitive_name(data["name"]) \
+                and isinstance(data.get("value"), str) and data["value"]:
+            found.append(data["value"])
+        for key, value in data.items():
+            if isinstance(value, (dict, list)):
+                found.extend(inline_secret_values(value))
+            elif isinstance(value, str) and value and is_sensitive_name(str(key)):
+                found.append(value)
+            elif isinstance(value, str):
+                found.extend(inline_secret_values(value))
+    elif isinstance(data, list):
+        for item in data:
+            found.extend(inline_secret_values(item))
+    elif isinstance(data, str):
+        match = re.match(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", data, re.IGNORECASE)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
 def mask(data):
     """A copy of ``data`` with every credential-looking value replaced by ``MASK``."""
     if isinstance(data, dict):

@@ -623,6 +623,10 @@ def run(module):
         for key in ("chart", "image"):
             if not params.get(key):
                 module.fail_json(msg="%s: is required with state=present. Fix: set %s." % (key, key), field=key)
+    # credentials given in clear text where they do not belong are refused below; hide them from every
+    # output first (Ansible echoes the invocation's arguments in the result)
+    for value in T.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}):
+        module.no_log_values.add(value)
     try:
         # pure validation first: bad input fails before any connection is opened
         T.validate(params)

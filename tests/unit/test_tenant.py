@@ -447,3 +447,10 @@ def test_changed_paths():
 ])
 def test_sensitive_names(name, sensitive):
     assert T.is_sensitive_name(name) is sensitive
+
+
+def test_inline_secret_values_found_for_masking():
+    data = {"extra_values": {"auth": {"adminPassword": "hunter2"}, "env": [{"name": "X_TOKEN", "value": "t0k"}],
+                             "url": "postgresql://u:pw9@h/db", "ok": "visible"},
+            "env": {"OPENAI_API_KEY": "sk-live", "LOG": "info"}}
+    assert sorted(T.inline_secret_values(data)) == ["hunter2", "pw9", "sk-live", "t0k"]
