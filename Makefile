@@ -13,15 +13,16 @@ export AISTACK_CACHE
 CLUSTER := $(ROOT)/tests/cluster/cluster.sh
 # The collection as Ansible expects to find it: <path>/ansible_collections/aistack/platform.
 COLL_LINK := $(ROOT)/build/collections/ansible_collections/aistack/platform
-# ansible-test wants a real directory at that path, not a symlink: a copy of the tracked files.
-SANITY_DIR := $(ROOT)/build/sanity/ansible_collections/aistack/platform
+# ansible-test wants a real directory at that path, not a symlink, and outside this git tree (it would
+# list files with this repo's git, which ignores build/): a copy of the tracked files.
+SANITY_DIR := $(AISTACK_CACHE)/sanity/ansible_collections/aistack/platform
 export PATH := $(VENV)/bin:$(AISTACK_CACHE)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build/collections
 INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection cluster cluster-down site test unit sanity lint integration molecule build clean
+.PHONY: help venv collection cluster cluster-down docker-env site test unit sanity lint integration molecule build clean
 
 help:
 	@echo "make site   - venv, local cluster, then playbooks/site.yml against $(INVENTORY)"
@@ -60,12 +61,20 @@ unit: collection
 sanity: collection
 	rm -rf $(dir $(SANITY_DIR)) && mkdir -p $(SANITY_DIR)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} $(SANITY_DIR)/ 2>/dev/null || true
+	pipv=$$($(PY) -c 'from ansible_test._internal.python_requirements import get_venv_packages; from ansible_test._internal.host_configs import NativePythonConfig; print(get_venv_packages(NativePythonConfig(version="3.11", path="$(PY)"))["pip"])')
+	mkdir -p $(HOME)/.ansible/test/cache && cp tests/sanity/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py
 	cd $(SANITY_DIR) && ansible-test sanity --python 3.11 --requirements --color no
 
 lint: collection
-	ansible-lint --offline --profile production
+	ANSIBLE_VAULT_PASSWORD_FILE=$(VAULT_PASS) ansible-lint --offline --profile production
 
-integration: collection cluster
+# The Docker engine with the compose plugin and the local base image (Compose database backend, image builds).
+docker-env:
+	tests/images/install-compose.sh
+	$(CLUSTER) docker
+	$(CLUSTER) base-image
+
+integration: collection cluster docker-env
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 molecule: collection cluster

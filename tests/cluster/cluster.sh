@@ -408,9 +408,9 @@ system_manifests() {
   local f
   for f in "$HERE"/manifests/*.yaml; do
     echo "---"
-    sed -e "s|@COREDNS_IMAGE@|$AISTACK_COREDNS_IMAGE|g" -e "s|@LOCALPATH_IMAGE@|$AISTACK_LOCALPATH_IMAGE|g" \
-        -e "s|@BASE_IMAGE@|$AISTACK_BASE_IMAGE|g" -e "s|@CLUSTER_DNS@|$CLUSTER_DNS|g" \
-        -e "s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" -e "s|@STORAGE_DIR@|$STATE/storage|g" "$f"
+    sed -e "s|\${COREDNS_IMAGE}|$AISTACK_COREDNS_IMAGE|g" -e "s|\${LOCALPATH_IMAGE}|$AISTACK_LOCALPATH_IMAGE|g" \
+        -e "s|\${BASE_IMAGE}|$AISTACK_BASE_IMAGE|g" -e "s|\${CLUSTER_DNS}|$CLUSTER_DNS|g" \
+        -e "s|\${CLUSTER_DOMAIN}|$CLUSTER_DOMAIN|g" -e "s|\${STORAGE_DIR}|$STATE/storage|g" "$f"
   done | kubectl_ apply --server-side --force-conflicts -f - >/dev/null
 }
 
