@@ -38,16 +38,23 @@ def cluster_up():
 
 
 @pytest.fixture(scope="module")
-def containerd(tmp_path_factory):
-    """(socket, on_cluster). The cluster's containerd when the local cluster is up."""
-    if cluster_up():
-        sock = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-        yield sock, True
-        return
+def private_containerd(tmp_path_factory):
+    """A containerd of our own: nothing else writes to it, so its whole content set proves what we wrote."""
     private = it.PrivateContainerd(str(tmp_path_factory.mktemp("containerd"))).start()
-    yield private.socket, False
+    yield private.socket
     private.stop()
+
+
+@pytest.fixture(scope="module", params=["private", "cluster"])
+def containerd(request):
+    """(socket, on_cluster): each test runs against a private containerd and the local cluster's."""
+    if request.param == "private":
+        return request.getfixturevalue("private_containerd"), False
+    if not cluster_up():
+        pytest.skip("the local cluster is not up (tests/cluster/cluster.sh up)")
+    sock = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return sock, True
 
 
 def ctr(sock, *args):
@@ -72,11 +79,12 @@ def run_import(args, check=False):
 
 
 @pytest.fixture
-def cleanup(containerd):
+def cleanup():
+    """Append (socket, image name) pairs; the images are removed after the test."""
     names = []
     yield names
-    for name in names:
-        subprocess.run(["ctr", "-a", containerd[0], "-n", "k8s.io", "images", "rm", name], capture_output=True)
+    for sock, name in names:
+        subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "rm", name], capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +100,7 @@ def test_check_import_check_import(tmp_path, containerd, layers, cleanup, fmt, c
     sock = containerd[0]
     work, lys = layers
     ref = "aistack.local/import-test-%s:%s-%s" % (uuid.uuid4().hex[:8], fmt, comp)
-    cleanup.append(ref)
+    cleanup.append((sock, ref))
     src = str(tmp_path / ("img" + it.SUFFIX[comp]))
     if fmt == "docker":
         it.write_docker_archive(src, [ref], lys, comp)
@@ -117,7 +125,14 @@ def test_check_import_check_import(tmp_path, containerd, layers, cleanup, fmt, c
     blobs = content(sock)
     fourth = run_import(args)
     assert fourth["changed"] is False and fourth["images"][0]["blobs_written"] == 0
-    assert content(sock) == blobs and images(sock)[ref] == digest
+    assert images(sock)[ref] == digest
+    new = content(sock) - blobs
+    if containerd[1]:
+        # the cluster's store is shared with whatever else runs: none of this image's blobs is new
+        ours = {digest} | {"sha256:" + l.digest for l in lys}
+        assert not (new & ours)
+    else:
+        assert new == set()  # nothing at all was written
 
 
 def test_shared_layers_written_once(tmp_path, containerd, layers, cleanup):
@@ -127,7 +142,7 @@ def test_shared_layers_written_once(tmp_path, containerd, layers, cleanup):
     extra = it.Layer.from_bytes(it.tar_bytes({"opt/extra": os.urandom(5000)}), str(work))
     ref_a = "aistack.local/shared-%s:a" % uuid.uuid4().hex[:8]
     ref_b = ref_a[:-1] + "b"
-    cleanup.extend([ref_a, ref_b])
+    cleanup.extend([(sock, ref_a), (sock, ref_b)])
     a = str(tmp_path / "a.tar")
     b = str(tmp_path / "b.tar.gz")
     it.write_docker_archive(a, [ref_a], lys)
@@ -141,7 +156,9 @@ def test_shared_layers_written_once(tmp_path, containerd, layers, cleanup):
 @pytest.mark.parametrize("case", ["truncated", "corrupt", "unknown", "missing", "checksum"])
 def test_bad_input_leaves_no_image(tmp_path, containerd, layers, case):
     sock = containerd[0]
-    work, lys = layers
+    work, _shared = layers
+    # fresh layers: content the store already has is trusted by digest and never re-read
+    lys = [it.Layer.from_bytes(it.tar_bytes({"opt/bad/%d" % i: os.urandom(20000)}), str(work)) for i in range(2)]
     ref = "aistack.local/bad-%s:%s" % (uuid.uuid4().hex[:8], case)
     path = str(tmp_path / "bad.tar")
     args = dict(target="containerd", containerd_socket=sock, src=path)
@@ -192,17 +209,18 @@ def _debian_image(tmp_path, ref):
     return path
 
 
-def test_pod_runs_imported_image_and_restart(tmp_path, containerd, cleanup, request):
-    sock, on_cluster = containerd
-    if not on_cluster:
+def test_pod_runs_imported_image_and_restart(tmp_path, cleanup, request):
+    if not cluster_up():
         pytest.skip("needs the local test cluster (tests/cluster/cluster.sh up)")
+    sock = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True,
+                          check=True).stdout.strip()
     if not BASE_ROOTFS.exists():
         pytest.skip("needs the bootstrapped Debian rootfs (tests/cluster/cluster.sh base-image)")
     namespace = request.getfixturevalue("namespace")
     kubectl = request.getfixturevalue("kubectl")
     collection_env = request.getfixturevalue("collection_env")
     ref = "aistack.local/import-hello-%s:1.0" % uuid.uuid4().hex[:8]
-    cleanup.append(ref)
+    cleanup.append((sock, ref))
     src = _debian_image(tmp_path, ref)
     kubectl("create", "namespace", namespace)
     deployment = {
