@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes API access shared by the modules: one class does all the I/O.
 
 Callers compute desired objects and diffs with pure functions and hand whole objects to
@@ -17,7 +17,6 @@ from ansible_collections.aistack.platform.plugins.module_utils.errors import Ais
 
 try:
     from kubernetes import config as kube_config
-    from kubernetes.client import ApiClient
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import NotFoundError, DynamicApiError
     HAS_KUBERNETES = True

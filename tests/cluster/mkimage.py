@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a single-layer image as a docker-archive (what `docker save` makes, `docker load` and
 `ctr images import` read), without a Docker engine.
 
@@ -6,8 +5,8 @@ The test cluster's system images (pause, CoreDNS, local-path provisioner, demoht
 binary each, and the Debian base is one rootfs tarball, so a builder this small is all they need and
 the cluster does not depend on dockerd. Output is reproducible: fixed mtimes, sorted entries.
 
-  mkimage.py --tag aistack.local/pause:1 --file /path/pause:/pause --entrypoint /pause -o pause.tar
-  mkimage.py --tag aistack.local/debian:trixie --rootfs-tar rootfs.tar --cmd /bin/bash -o debian.tar
+  python3 mkimage.py --tag aistack.local/pause:1 --file /path/pause:/pause --entrypoint /pause -o pause.tar
+  python3 mkimage.py --tag aistack.local/debian:trixie --rootfs-tar rootfs.tar --cmd /bin/bash -o debian.tar
 """
 
 import argparse
