@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -27,7 +27,7 @@ description:
     (label C(app.kubernetes.io/managed-by=aistack.platform)).
   - Bad input fails before anything is read from or written to the cluster.
 author:
-  - aistack platform engineering
+  - aistack platform engineering (@aistack-platform)
 extends_documentation_fragment:
   - aistack.platform.kube_auth
 attributes:
@@ -165,7 +165,7 @@ service:
     type: {description: C(ClusterIP) or C(ExternalName)., type: str, returned: when state=present}
     addresses: {description: Registered host addresses., type: list, elements: str, returned: when state=present}
     external_name: {description: The DNS name of an ExternalName Service., type: str, returned: when state=present}
-    ports: {description: Ports (name, port, target_port, protocol)., type: list, elements: dict,
+    ports: {description: "Ports (name, port, target_port, protocol).", type: list, elements: dict,
             returned: when state=present}
     endpoint_slices: {description: Names of the EndpointSlices., type: list, elements: str,
                       returned: when state=present}

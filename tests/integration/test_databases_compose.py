@@ -24,20 +24,20 @@ BASE_IMAGE = "aistack.local/debian:trixie"
 
 
 def _docker(*args, check=True, timeout=600):
-    proc = subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(["docker"] + list(args), capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("docker %s: %s" % (" ".join(args), proc.stderr or proc.stdout))
     return proc
 
 
 def _host_ip():
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "eth0"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "eth0"], capture_output=True, text=True, check=False).stdout
     return out.split("inet ")[1].split("/")[0]
 
 
 @pytest.fixture(scope="session")
 def docker_images():
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode != 0:
         pytest.fail("docker compose plugin missing: run tests/images/install-compose.sh")
     if _docker("image", "inspect", BASE_IMAGE, check=False).returncode != 0:
         pytest.fail("%s missing: run tests/cluster/cluster.sh base-image" % BASE_IMAGE)
@@ -86,14 +86,14 @@ def _inventory(tmp_path, project, services, namespace, kubeconfig, extra=None):
 
 def _play(inventory, *args, env=None):
     return subprocess.run(["ansible-playbook", "-i", str(inventory), str(ROOT / "playbooks/databases.yml")] + list(args),
-                          env=env or _env(), capture_output=True, text=True, timeout=1200, cwd=str(ROOT))
+                          env=env or _env(), capture_output=True, text=True, timeout=1200, cwd=str(ROOT), check=False)
 
 
 @pytest.fixture
 def project():
     name = "aistack-t-" + uuid.uuid4().hex[:8]
     yield name
-    subprocess.run(["docker", "compose", "-p", name, "down", "-v", "--remove-orphans"], capture_output=True)
+    subprocess.run(["docker", "compose", "-p", name, "down", "-v", "--remove-orphans"], capture_output=True, check=False)
 
 
 RENDER = textwrap.dedent("""
@@ -105,7 +105,8 @@ RENDER = textwrap.dedent("""
             _databases_consumers: [{{name: lightrag, user: lightrag, database: lightrag, password: lr-Pw12345,
                                     env: AISTACK_PG_PASSWORD_LIGHTRAG, extensions: [vector], namespace: x}}]
         - ansible.builtin.file: {{path: "{{{{ databases_compose_dir }}}}/initdb", state: directory, mode: "0755"}}
-        - ansible.builtin.template: {{src: "{root}/roles/databases/templates/compose.yml.j2", dest: "{{{{ databases_compose_dir }}}}/compose.yml", mode: "0644"}}
+        - ansible.builtin.template: {{src: "{root}/roles/databases/templates/compose.yml.j2",
+                                      dest: "{{{{ databases_compose_dir }}}}/compose.yml", mode: "0644"}}
         - ansible.builtin.template: {{src: "{root}/roles/databases/templates/env.j2", dest: "{{{{ databases_compose_dir }}}}/.env", mode: "0600"}}
 """)
 
@@ -121,12 +122,12 @@ def test_rendered_project_for_all_services_passes_compose_config(tmp_path, proje
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps(json.loads(inv.read_text())["all"]["vars"]))
     proc = subprocess.run(["ansible-playbook", "-i", str(inv), "-e", "@%s" % extra, str(pb)], env=_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pdir = tmp_path / "project"
     assert oct((pdir / ".env").stat().st_mode & 0o777) == "0o600"
     cfg = subprocess.run(["docker", "compose", "-p", project, "config", "--format", "json"], cwd=str(pdir),
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     assert cfg.returncode == 0, cfg.stderr
     doc = json.loads(cfg.stdout)
     assert set(doc["services"]) == set(services)
@@ -136,7 +137,7 @@ def test_rendered_project_for_all_services_passes_compose_config(tmp_path, proje
         assert {p["host_ip"] for p in svc["ports"]} == {"192.0.2.2", "2001:db8::2"}, name
     assert set(doc["volumes"]) == {s + "-data" for s in services}
     qd = {(p["target"], p["published"]) for p in doc["services"]["qdrant"]["ports"]}
-    assert {t for t, _ in qd} == {6333, 6334}
+    assert {t for t, _published in qd} == {6333, 6334}
     assert {p["target"] for p in doc["services"]["minio"]["ports"]} == {9000, 9001}
     redis_cmd = " ".join(doc["services"]["redis"]["command"])
     for flag in ("--requirepass", "--appendonly yes", "--maxmemory 2gb", "--maxmemory-policy allkeys-lru"):
