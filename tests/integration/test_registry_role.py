@@ -9,6 +9,7 @@ and reaches the node through image_import (target containerd).
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "images" / "registry"))
@@ -26,6 +28,7 @@ import imagetools as it  # noqa: E402
 ROOT = HERE.parents[2]
 COLLECTIONS = ROOT / "build" / "collections"
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
+CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
 
 pytestmark = pytest.mark.skipif(not os.path.exists(build_image.BINARY),
                                 reason="needs Debian's docker-registry (apt-get install docker-registry)")
@@ -39,6 +42,17 @@ def containerd_socket():
         pytest.skip("the local cluster is not up")
     return proc.stdout.strip()
 
+
+MIRROR_PLAYBOOK = """
+- name: Registry mirror tasks under test
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Point containerd at the registry
+      ansible.builtin.include_role:
+        name: aistack.platform.registry
+        tasks_from: mirror
+"""
 
 PLAYBOOK = """
 - name: Registry role under test
@@ -70,20 +84,45 @@ def test_registry_role_in_cluster(tmp_path, namespace, kubectl, run_playbook, ku
         runs.append(proc.recap.get("changed", 0))
     assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
 
-    address = "127.0.0.1:%d" % node_port
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            import requests
-            if requests.get("http://%s/v2/" % address, timeout=2).status_code == 200:
-                break
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
+    # NodePorts answer on localhost on k3s; a cluster whose kube-proxy serves them on the node address only
+    # gets the registry by that address, and a containerd hosts.toml (the role's mirror tasks) for plain HTTP.
+    node_ip = kubectl("get", "nodes", "-o",
+                      "jsonpath={.items[0].status.addresses[?(@.type=='InternalIP')].address}").stdout.strip()
+    address = None
+    deadline = time.time() + 90
+    while time.time() < deadline and address is None:
+        for host in ("127.0.0.1", node_ip):
+            try:
+                if requests.get("http://%s:%d/v2/" % (host, node_port), timeout=2).status_code == 200:
+                    address = "%s:%d" % (host, node_port)
+                    break
+            except requests.RequestException:
+                pass
         time.sleep(2)
+    assert address, "the registry NodePort %d answers neither on 127.0.0.1 nor on %s" % (node_port, node_ip)
+    pull_address = "localhost:%d" % node_port if address.startswith("127.") else address
+    certs_dir = CACHE / "cluster" / "certs.d"
+    if not address.startswith("127.") and certs_dir.is_dir():
+        mirror = tmp_path / "mirror.yml"
+        mirror.write_text(MIRROR_PLAYBOOK)
+        mirror_vars = dict(registry_mirror_style="containerd", registry_address=address,
+                           registry_containerd_certs_dir=str(certs_dir), registry_mirror_upstreams=[],
+                           registry_become=False)
+        try:
+            for expected in (1, 0):
+                proc = run_playbook(mirror, extra_vars=mirror_vars)
+                assert proc.returncode == 0, proc.stdout[-3000:]
+                assert (proc.recap.get("changed", 0) > 0) == bool(expected), proc.recap
+            _run_rest(tmp_path, namespace, kubectl, address, pull_address, node_port)
+        finally:
+            shutil.rmtree(str(certs_dir / address), ignore_errors=True)
+    else:
+        _run_rest(tmp_path, namespace, kubectl, address, pull_address, node_port)
 
+
+def _run_rest(tmp_path, namespace, kubectl, address, pull_address, node_port):
     # an image imported into the in-cluster registry; a pod pulls it from localhost:<nodePort>
-    base = it.Layer(str(Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
-                        / "base-trixie" / "rootfs.tar"))
+    base = it.Layer(str(CACHE / "base-trixie" / "rootfs.tar"))
     marker = uuid.uuid4().hex
     app = it.Layer.from_bytes(it.tar_bytes({"usr/local/bin/hello": ("#!/bin/sh\necho %s\nexec sleep 3600\n"
                                                                     % marker).encode()}), str(tmp_path))
@@ -91,9 +130,11 @@ def test_registry_role_in_cluster(tmp_path, namespace, kubectl, run_playbook, ku
     src = str(tmp_path / "hello.tar.gz")
     it.write_docker_archive(src, ["aistack.local/hello:%s" % marker[:8]], [base, app], "gzip", config=config)
     args = dict(src=src, target="registry", registry=address, registry_project="aistack")
-    assert it.run_module(COLLECTIONS, "aistack.platform.image_import", args)["changed"] is True
-    assert it.run_module(COLLECTIONS, "aistack.platform.image_import", args)["changed"] is False
-    image = "localhost:%d/aistack/hello:%s" % (node_port, marker[:8])
+    first = it.run_module(COLLECTIONS, "aistack.platform.image_import", args)
+    assert first["changed"] is True, first.get("msg")
+    second = it.run_module(COLLECTIONS, "aistack.platform.image_import", args)
+    assert second["changed"] is False, second
+    image = "%s/aistack/hello:%s" % (pull_address, marker[:8])
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello", "namespace": namespace},
            "spec": {"containers": [{"name": "hello", "image": image, "imagePullPolicy": "Always",
                                     "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}
