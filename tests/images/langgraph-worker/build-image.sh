@@ -1,0 +1,13 @@
+#!/bin/sh
+# build-image.sh CONTEXT_DIR TAG: docker build of one of the collection's test images with the host
+# network (PyPI / Debian mirrors) and, when the host trusts an extra CA for its egress (PIP_CERT or
+# SSL_CERT_FILE), that CA bundle added to the build context as ca-bundle.pem (used by pip, not kept
+# in the source tree). Docker's layer cache makes a second build instant.
+set -eu
+ctx=$1 tag=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -a "$ctx"/. "$tmp"/
+bundle=${PIP_CERT:-${SSL_CERT_FILE:-}}
+if [ -n "$bundle" ] && [ -f "$bundle" ]; then cp "$bundle" "$tmp/ca-bundle.pem"; else : >"$tmp/ca-bundle.pem"; fi
+exec docker build --network host -t "$tag" "$tmp"
