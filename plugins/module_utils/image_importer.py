@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What ``image_import`` does, target by target: plan (read-only), then write blobs, then manifests.
 
 Order of writes, for both targets: every missing blob of every image first (verified against its
@@ -16,6 +16,7 @@ __metaclass__ = type
 import datetime
 import hashlib
 import os
+import re
 
 from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia
@@ -312,6 +313,131 @@ def import_to_containerd(ctr, loaded, registry=None, project=None, flatten=False
             raise AistackError("ctr import ran but containerd has %s as %s, expected %s"
                                % (plan["target"], after.get(plan["target"]), plan["image"].digest),
                                field="containerd_socket")
+    return changed, results
+
+
+# ---------------------------------------------------------------------------------------------
+# k3s images directory (agent/images): archives k3s imports when it starts
+# ---------------------------------------------------------------------------------------------
+
+def images_dir_file(target, digest):
+    """File name for one image in k3s's agent/images directory: the name, then the digest (idempotency key)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", target)
+    return "%s_%s.tar" % (safe, digest.split(":", 1)[1][:16])
+
+
+class _TarFileWriter(object):
+    """Writes an OCI layout tar to ``path`` member by member (headers from containerd.tar_header)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.handle = open(path, "wb")
+
+    def add_bytes(self, name, data):
+        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_header, tar_padding
+        self.handle.write(tar_header(name, len(data)))
+        self.handle.write(data)
+        self.handle.write(tar_padding(len(data)))
+
+    def begin(self, name, size):
+        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_header
+        self.handle.write(tar_header(name, size))
+
+    def end(self, size):
+        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_padding
+        self.handle.write(tar_padding(size))
+
+    def close(self):
+        self.handle.write(b"\x00" * 1024)
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+
+
+def import_to_images_dir(directory, loaded, registry=None, project=None, flatten=False, check_mode=False):
+    """One OCI archive per image in ``directory`` (k3s: /var/lib/rancher/k3s/agent/images).
+
+    Skipped when the file for this name and digest exists; a file for the same name with another digest is
+    replaced. Files are written as ``*.partial`` (which k3s ignores) and renamed when complete.
+    """
+    entries = assign_targets(loaded, lambda ref: containerd_name(ref, registry, project, flatten))
+    existing = set(os.listdir(directory)) if os.path.isdir(directory) else set()
+    plans = []
+    for index, image, target in entries:
+        name = images_dir_file(target, image.digest)
+        prefix = name[:-(len(image.digest.split(":", 1)[1][:16]) + 5)]
+        stale = sorted(f for f in existing if f.startswith(prefix) and f.endswith(".tar") and f != name
+                       and re.match(r"^_[a-f0-9]{16}\.tar$", f[len(prefix):]))
+        skip = name in existing
+        plans.append(dict(index=index, image=image, target=target, skip=skip, path=os.path.join(directory, name),
+                          stale=stale, upload=0 if skip else len(image.blobs), present=len(image.blobs) if skip else 0))
+    results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
+                            p["upload"], p["present"]) for p in plans]
+    changed = any(not p["skip"] for p in plans)
+    if check_mode or not changed:
+        return changed, results
+    if not os.path.isdir(directory):
+        try:
+            os.makedirs(directory)
+        except OSError as exc:
+            raise AistackError("cannot create '%s': %s" % (directory, exc), field="containerd_images_dir")
+    todo = [p for p in plans if not p["skip"]]
+    for plan in todo:
+        plan["writer"] = _TarFileWriter(plan["path"] + ".partial")
+    try:
+        by_archive = {}
+        for plan in todo:
+            for blob in plan["image"].blobs:
+                if blob.data is not None:
+                    verify_memory_blob(plan["index"].path, blob)
+                    plan["writer"].add_bytes(ia.blob_path(blob.digest), blob.data)
+                else:
+                    members = by_archive.setdefault(plan["index"].path, (plan["index"], {}))[1]
+                    members.setdefault(blob.member, (blob, []))[1].append(plan["writer"])
+        for index, members in by_archive.values():
+            def consume(name, reader, index=index, members=members):
+                blob, writers = members[name]
+                verifier = VerifyingReader(reader, blob, index.path)
+                for writer in writers:
+                    writer.begin(ia.blob_path(blob.digest), blob.size)
+                while True:
+                    block = verifier.read(ia.CHUNK)
+                    if not block:
+                        break
+                    for writer in writers:
+                        writer.handle.write(block)
+                for writer in writers:
+                    writer.end(blob.size)
+            ia.stream_members(index, members.keys(), consume)
+        for plan in todo:
+            image = plan["image"]
+            writer = plan["writer"]
+            for digest, _media_type, data in image.children:
+                writer.add_bytes(ia.blob_path(digest), data)
+            writer.add_bytes(ia.blob_path(image.digest), image.manifest)
+            _domain, _path, tag, _dig = ia.split_reference(plan["target"])
+            writer.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
+            writer.add_bytes("index.json", ia.canonical_json({
+                "schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
+                "manifests": [{"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
+                               "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"],
+                                               ia.ANNOTATION_REF_NAME: tag or ""}}]}))
+            writer.close()
+    except BaseException:
+        for plan in todo:
+            try:
+                plan["writer"].handle.close()
+                os.unlink(plan["writer"].path)
+            except OSError:
+                pass
+        raise
+    for plan in todo:
+        os.rename(plan["writer"].path, plan["path"])
+        for old in plan["stale"]:
+            try:
+                os.unlink(os.path.join(directory, old))
+            except OSError:
+                pass
     return changed, results
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -86,6 +86,14 @@ options:
     type: list
     elements: str
     default: [ctr]
+  containerd_images_dir:
+    description:
+      - With O(target=containerd), write one OCI archive per image into this directory instead of calling
+        C(ctr). k3s imports the archives of C(/var/lib/rancher/k3s/agent/images) when it starts, so this
+        pre-seeds a node before k3s runs (airgap install).
+      - Files are named C(<name>_<digest prefix>.tar); an existing file for the same name and digest is skipped,
+        one with another digest replaced. Files appear complete or not at all (written as C(*.partial), renamed).
+    type: path
   unpack:
     description: Unpack imported images for the snapshotter (the kubelet would otherwise do it at first start).
     type: bool
@@ -124,7 +132,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - aistack platform engineering
+  - aistack platform engineering (@aistack-platform)
 requirements:
   - requests (registry target)
   - zstandard (zstd archives)
@@ -209,6 +217,7 @@ def argument_spec():
         registry_ca_path=dict(type="path"),
         containerd_socket=dict(type="path", default="/run/k3s/containerd/containerd.sock"),
         containerd_namespace=dict(type="str", default="k8s.io"),
+        containerd_images_dir=dict(type="path"),
         ctr_command=dict(type="list", elements="str", default=["ctr"]),
         unpack=dict(type="bool", default=True),
         checksums=dict(type="path"),
@@ -243,6 +252,10 @@ def run(module):
         registry = p["registry"].split("://", 1)[-1].rstrip("/")
         changed, images = imp.import_to_registry(client, loaded, registry, p["registry_project"], p["flatten"],
                                                  check_mode=module.check_mode)
+    elif p["containerd_images_dir"]:
+        registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
+        changed, images = imp.import_to_images_dir(p["containerd_images_dir"], loaded, registry,
+                                                   p["registry_project"], p["flatten"], check_mode=module.check_mode)
     else:
         from ansible_collections.aistack.platform.plugins.module_utils.containerd import CtrClient
         ctr = CtrClient(p["containerd_socket"], p["containerd_namespace"], p["ctr_command"])

@@ -252,3 +252,22 @@ def test_pod_runs_imported_image_and_restart(tmp_path, cleanup, request):
     assert "imported-ok" in logs
     again = run_import(args)
     assert again["changed"] is False and again["restarted"] == []
+
+
+def test_images_dir_archives_load_into_containerd(tmp_path, private_containerd, layers):
+    """containerd_images_dir: the archives k3s would import at start are valid for containerd as they are."""
+    work, lys = layers
+    ref = "aistack.local/seeded-%s:1" % uuid.uuid4().hex[:8]
+    src = str(tmp_path / "seed.tar.gz")
+    it.write_docker_archive(src, [ref], lys, "gzip")
+    out = tmp_path / "agent-images"
+    args = dict(src=src, target="containerd", containerd_images_dir=str(out))
+    assert run_import(args, check=True)["changed"] is True and not out.exists()
+    res = run_import(args)
+    assert res["changed"] is True, res
+    assert run_import(args)["changed"] is False
+    files = os.listdir(str(out))
+    assert len(files) == 1
+    ctr(private_containerd, "images", "import", str(out / files[0]))
+    assert images(private_containerd)[ref] == res["images"][0]["digest"]
+    ctr(private_containerd, "images", "rm", ref)

@@ -3,6 +3,7 @@
 a fake client (the real one is covered by tests/integration/test_image_import_registry.py)."""
 
 import datetime
+import json
 import hashlib
 import io
 
@@ -109,3 +110,46 @@ def test_registry_flow_with_fake(tmp_path):
     fake.calls = []
     changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p")
     assert not changed and fake.calls == [] and {r["action"] for r in results} == {"skipped"}
+
+
+def test_images_dir_idempotent_and_replaces(tmp_path):
+    import os
+    import sys
+    import tarfile
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "images", "registry"))
+    import imagetools as it
+    layer = it.Layer.from_bytes(it.tar_bytes({"a": b"1" * 5000}), str(tmp_path))
+    src = tmp_path / "src"
+    src.mkdir()
+    it.write_docker_archive(str(src / "a.tar.zst"), ["docker.io/team/app:1"], [layer], "zstd")
+    out = tmp_path / "agent" / "images"
+    loaded = imp.load_sources(str(src))
+    changed, res = imp.import_to_images_dir(str(out), loaded, check_mode=True)
+    assert changed and not out.exists()
+    changed, res = imp.import_to_images_dir(str(out), loaded)
+    files = sorted(os.listdir(str(out)))
+    assert changed and files == [imp.images_dir_file("docker.io/team/app:1", res[0]["digest"])]
+    with tarfile.open(str(out / files[0])) as tar:
+        names = tar.getnames()
+        index = json.loads(tar.extractfile("index.json").read())
+    assert names[-1] == "index.json" and "blobs/sha256/" + layer.digest in names
+    assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == "docker.io/team/app:1"
+    changed, res = imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+    assert not changed and res[0]["action"] == "skipped"
+    # a new build of the same tag replaces the old file
+    layer2 = it.Layer.from_bytes(it.tar_bytes({"a": b"2" * 5000}), str(tmp_path))
+    it.write_docker_archive(str(src / "a.tar.zst"), ["docker.io/team/app:1"], [layer2], "zstd")
+    changed, res = imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+    assert changed and sorted(os.listdir(str(out))) == [imp.images_dir_file("docker.io/team/app:1", res[0]["digest"])]
+    # a corrupt source leaves no file behind
+    it.write_docker_archive(str(src / "a.tar"), ["docker.io/team/bad:1"], [layer2])
+    os.unlink(str(src / "a.tar.zst"))
+    data = bytearray((src / "a.tar").read_bytes())
+    with tarfile.open(str(src / "a.tar")) as tar:
+        member = [m for m in tar.getmembers() if m.name.endswith("layer.tar")][0]
+    data[member.offset_data + 100] ^= 0xFF
+    (src / "a.tar").write_bytes(bytes(data))
+    before = sorted(os.listdir(str(out)))
+    with pytest.raises(AistackError, match="a.tar.*corrupt"):
+        imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+    assert sorted(os.listdir(str(out))) == before
