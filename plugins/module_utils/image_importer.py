@@ -129,9 +129,9 @@ def assign_targets(loaded, to_ref):
     return out
 
 
-def image_result(index, image, target, action, uploaded=0, present=0):
+def image_result(index, image, target, action, uploaded=0, present=0, previous=None):
     return dict(file=index.path, source=image.ref, reference=target, digest=image.digest, size=image.size,
-                action=action, blobs_written=uploaded, blobs_present=present)
+                action=action, blobs_written=uploaded, blobs_present=present, previous_digest=previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +149,9 @@ def import_to_registry(client, loaded, registry, project=None, flatten=False, ch
     known = set()  # (repo, digest) present or about to be
     for index, image, target in entries:
         repo, tag = split_repo_ref(target)
-        if client.manifest_digest(repo, tag) == image.digest:
-            plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=True,
+        previous = client.manifest_digest(repo, tag)
+        if previous == image.digest:
+            plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=True, previous=previous,
                               upload=0, present=len(image.blobs)))
             continue
         upload = present = 0
@@ -167,9 +168,9 @@ def import_to_registry(client, loaded, registry, project=None, flatten=False, ch
             needed.setdefault(blob.digest, (index, blob, []))[2].append(repo)
         children = [c for c in image.children if client.manifest_digest(repo, c[0]) != c[0]]
         plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=False,
-                          upload=upload, present=present, children=children))
+                          upload=upload, present=present, children=children, previous=previous))
     results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
-                            p["upload"], p["present"]) for p in plans]
+                            p["upload"], p["present"], p.get("previous")) for p in plans]
     changed = any(not p["skip"] for p in plans)
     if check_mode or not changed:
         return changed, results
@@ -245,7 +246,7 @@ def import_to_containerd(ctr, loaded, registry=None, project=None, flatten=False
     needed = {}
     for index, image, target in entries:
         if existing.get(target) == image.digest:
-            plans.append(dict(index=index, image=image, target=target, skip=True, upload=0,
+            plans.append(dict(index=index, image=image, target=target, skip=True, upload=0, previous=image.digest,
                               present=len(image.blobs)))
             continue
         upload = present = 0
@@ -255,9 +256,10 @@ def import_to_containerd(ctr, loaded, registry=None, project=None, flatten=False
                 continue
             upload += 1
             needed[blob.digest] = (index, blob)
-        plans.append(dict(index=index, image=image, target=target, skip=False, upload=upload, present=present))
+        plans.append(dict(index=index, image=image, target=target, skip=False, upload=upload, present=present,
+                          previous=existing.get(target)))
     results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
-                            p["upload"], p["present"]) for p in plans]
+                            p["upload"], p["present"], p.get("previous")) for p in plans]
     changed = any(not p["skip"] for p in plans)
     if check_mode or not changed:
         return changed, results
@@ -370,9 +372,10 @@ def import_to_images_dir(directory, loaded, registry=None, project=None, flatten
                        and re.match(r"^_[a-f0-9]{16}\.tar$", f[len(prefix):]))
         skip = name in existing
         plans.append(dict(index=index, image=image, target=target, skip=skip, path=os.path.join(directory, name),
+                          previous=image.digest if skip else None,
                           stale=stale, upload=0 if skip else len(image.blobs), present=len(image.blobs) if skip else 0))
     results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
-                            p["upload"], p["present"]) for p in plans]
+                            p["upload"], p["present"], p.get("previous")) for p in plans]
     changed = any(not p["skip"] for p in plans)
     if check_mode or not changed:
         return changed, results

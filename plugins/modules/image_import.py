@@ -130,7 +130,8 @@ attributes:
     support: full
     description: Indexes the archives and queries the target; lists what would be imported and restarted.
   diff_mode:
-    support: none
+    support: full
+    description: Before and after, one C(<reference> <digest>) line per image.
 author:
   - aistack platform engineering (@aistack-platform)
 requirements:
@@ -189,6 +190,9 @@ images:
     blobs_present:
       description: Blobs the target already had.
       type: int
+    previous_digest:
+      description: The digest the target had under this name before (null when it had none).
+      type: str
 restarted:
   description: Workloads restarted (or that would be, in check mode).
   returned: always
@@ -269,7 +273,12 @@ def run(module):
         kube = KubeClient(p["kubeconfig"], p["context"])
         refs = [i["reference"] for i in images if i["action"] == "imported"]
         restarted = imp.restart_workloads(kube, refs, p["restart_namespaces"] or None, check_mode=module.check_mode)
-    return dict(changed=changed, images=images, restarted=restarted)
+    result = dict(changed=changed, images=images, restarted=restarted)
+    if module._diff:
+        result["diff"] = dict(
+            before="".join("%s %s\n" % (i["reference"], i["previous_digest"] or "(absent)") for i in images),
+            after="".join("%s %s\n" % (i["reference"], i["digest"]) for i in images))
+    return result
 
 
 def main():

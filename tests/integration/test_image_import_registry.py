@@ -26,8 +26,8 @@ pytestmark = pytest.mark.skipif(not it.LocalRegistry.available(),
                                 reason="needs Debian's docker-registry (apt-get install docker-registry)")
 
 
-def run_import(args, check=False):
-    return it.run_module(COLLECTIONS, "aistack.platform.image_import", args, check=check)
+def run_import(args, check=False, diff=False):
+    return it.run_module(COLLECTIONS, "aistack.platform.image_import", args, check=check, diff=diff)
 
 
 @pytest.fixture
@@ -111,8 +111,10 @@ def test_directory_shared_blobs_and_flatten(tmp_path, registry, layer_dir):
     make_archive(d, "docker", "zstd", "docker.io/library/demo:1", layer_dir)
     make_archive(d, "oci", "gzip", "ghcr.io/team/tool:2", layer_dir)
     args = dict(src=str(d), target="registry", registry=registry.address, registry_project="proj", flatten=True)
-    res = run_import(args)
+    res = run_import(args, diff=True)
     assert res["changed"] is True
+    assert res["diff"]["before"] == "".join("%s (absent)\n" % i["reference"] for i in res["images"])
+    assert res["diff"]["after"] == "".join("%s %s\n" % (i["reference"], i["digest"]) for i in res["images"])
     assert sorted(i["reference"] for i in res["images"]) == [
         "%s/proj/demo:1" % registry.address, "%s/proj/tool:2" % registry.address]
     assert registry.all_tags() == ["proj/demo:1", "proj/tool:2"]

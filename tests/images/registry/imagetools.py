@@ -317,10 +317,12 @@ def ansible_env(collections_path, extra=None):
     return env
 
 
-def run_module(collections_path, name, args, check=False, env=None, timeout=900):
+def run_module(collections_path, name, args, check=False, env=None, timeout=900, diff=False):
     cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", name, "-a", json.dumps(args)]
     if check:
         cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
     proc = subprocess.run(cmd, env=ansible_env(collections_path, env), capture_output=True, text=True,
                           timeout=timeout)
     try:
