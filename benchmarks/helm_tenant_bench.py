@@ -103,7 +103,7 @@ CORE_HELM_PLAY = """
 """
 
 
-def playbook(env, path, extra, check_changed=None):
+def playbook(env, path, extra, label=""):
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(path), "-e", "@" + extra],
                           env=env, capture_output=True, text=True)
@@ -114,7 +114,9 @@ def playbook(env, path, extra, check_changed=None):
     for line in proc.stdout.splitlines():
         if line.startswith("localhost") and "changed=" in line:
             changed = int(line.split("changed=")[1].split()[0])
-    return seconds, changed
+    items = proc.stdout.count("changed: [localhost] => (item=")
+    print("  %-28s %7.1f s, %d items changed" % (label, seconds, items), flush=True)
+    return seconds, items
 
 
 def kubectl(env, *args, **kw):
@@ -147,8 +149,9 @@ def main():
             {"teams": teams, "chart": CHART, "image_repository": repo, "image_tag": tag}))
         try:
             print("converging %d tenants with aistack.platform.helm_tenant ..." % args.n, flush=True)
-            results["tenant_converge"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"))
-            results["tenant_noop"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"))
+            results["tenant_converge"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
+                                                  label="helm_tenant converge")
+            results["tenant_noop"] = playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"), label="helm_tenant no-op")
             # the same releases for kubernetes.core.helm: same names, chart and rendered values, twin namespaces
             releases = []
             for team, ns, twin in zip(teams, ours, theirs):
@@ -164,8 +167,9 @@ def main():
                 kubectl(env, "apply", "-f", "-", input=json.dumps(secret), check=True)
             (tmp / "core-vars.json").write_text(json.dumps({"releases": releases, "chart": CHART}))
             print("converging the same %d releases with kubernetes.core.helm ..." % args.n, flush=True)
-            results["core_converge"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"))
-            results["core_noop"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"))
+            results["core_converge"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"),
+                                                label="kubernetes.core.helm converge")
+            results["core_noop"] = playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"), label="kubernetes.core.helm no-op")
         finally:
             if not args.keep:
                 for ns in ours + theirs:
