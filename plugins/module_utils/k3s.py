@@ -161,7 +161,7 @@ def _labels(labels):
     return list(labels or [])
 
 
-def _base_config(node_name, labels, taints, node_ip, extra):
+def _base_config(node_name, labels, taints, node_ip):
     config = {}
     if node_name:
         config["node-name"] = node_name
@@ -180,7 +180,7 @@ def server_config(token, node_name="", first=True, servers=1, api_endpoint="", a
     """The content of /etc/rancher/k3s/config.yaml on a server, as a dict."""
     mode = datastore(servers, datastore_mode, datastore_endpoint)
     config = {"token": token, "write-kubeconfig-mode": str(kubeconfig_mode)}
-    config.update(_base_config(node_name, labels, taints, node_ip, extra))
+    config.update(_base_config(node_name, labels, taints, node_ip))
     sans = [s for s in (tls_san or []) if s]
     if api_endpoint and api_endpoint not in sans:
         sans.append(api_endpoint)
@@ -209,7 +209,7 @@ def agent_config(token, api_endpoint, api_port=6443, node_name="", labels=None, 
                  extra=None):
     """The content of /etc/rancher/k3s/config.yaml on an agent, as a dict."""
     config = {"server": server_url(api_endpoint, api_port), "token": token}
-    config.update(_base_config(node_name, labels, taints, node_ip, extra))
+    config.update(_base_config(node_name, labels, taints, node_ip))
     config.update(extra or {})
     return config
 
