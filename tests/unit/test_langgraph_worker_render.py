@@ -1,0 +1,70 @@
+"""What the langgraph_worker role renders (no cluster): tracing env, the Firebase queue option (render-only: it
+needs a real Firebase project), exposure, HPA and digests. The Redis path runs for real in
+tests/integration/test_langgraph_worker.py."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTIONS = ROOT / "build" / "collections"
+
+
+def render(tmp_path, **extra):
+    playbook = tmp_path / "render.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - aistack.platform.langgraph_worker\n")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    extra = dict({"langgraph_worker_render_dir": str(tmp_path), "langgraph_worker_env_secret": "worker-env",
+                  "langgraph_worker_namespace": "team-a-dev"}, **extra)
+    proc = subprocess.run(["ansible-playbook", str(playbook), "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)],
+                          env=env, capture_output=True, text=True, check=False, timeout=300)
+    objs = yaml.safe_load((tmp_path / "langgraph-worker.yml").read_text()) if proc.returncode == 0 else None
+    return proc, objs
+
+
+def kind(objs, name):
+    return [o for o in objs if o["kind"] == name]
+
+
+def test_defaults_tracing_and_firebase(tmp_path):
+    (tmp_path / "a").mkdir()
+    proc, objs = render(tmp_path / "a", aistack_tracing=True, langgraph_worker_phoenix_api_key_secret="phoenix-key",
+                        langgraph_worker_queue_backend="firebase", langgraph_worker_credentials_secret="firebase-key",
+                        langgraph_worker_firebase_database_url="https://demo.firebaseio.com")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    dep = kind(objs, "Deployment")[0]
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "http/protobuf"
+    assert env["PHOENIX_COLLECTOR_ENDPOINT"]["value"] == "http://phoenix.observability.svc.cluster.local:6006"
+    assert env["PHOENIX_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "phoenix-key", "key": "api-key"}
+    assert env["FIREBASE_DATABASE_URL"]["value"] == "https://demo.firebaseio.com"
+    assert env["FIREBASE_SERVICE_ACCOUNT_PATH"]["value"] == "/app/.auth/serviceAccountKey.json"
+    assert "REDIS_HOST" not in env
+    vol = [v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "credentials"][0]
+    assert vol["secret"]["secretName"] == "firebase-key"
+    assert {"name": "credentials", "mountPath": "/app/.auth", "readOnly": True} in c["volumeMounts"]
+    assert c["resources"] == {"requests": {"cpu": "200m", "memory": "128Mi"}, "limits": {"cpu": "300m", "memory": "256Mi"}}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/ok" and c["ports"][0]["containerPort"] == 2024
+    assert kind(objs, "Service")[0]["spec"]["type"] == "ClusterIP"
+    assert not kind(objs, "HorizontalPodAutoscaler")
+
+
+def test_expose_hpa_digest(tmp_path):
+    digest = "sha256:" + "a" * 64
+    proc, objs = render(tmp_path, langgraph_worker_expose=True, langgraph_worker_hpa_enabled=True,
+                        langgraph_worker_image_digest=digest)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    dep = kind(objs, "Deployment")[0]
+    assert "replicas" not in dep["spec"]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "aistack.local/langgraph-worker@" + digest
+    assert kind(objs, "Service")[0]["spec"]["type"] == "LoadBalancer"
+    hpa = kind(objs, "HorizontalPodAutoscaler")[0]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
