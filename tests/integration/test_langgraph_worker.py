@@ -27,15 +27,40 @@ def _docker_has(ref):
     return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
 
 
-@pytest.fixture(scope="session")
-def worker_images(kubeconfig):
+def _cluster_config_digest(ref):
+    """Config digest of ``ref`` in the local cluster's containerd, or None (other clusters: always import)."""
+    sock = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True, check=False).stdout.strip()
+    if not sock:
+        return None
+    ls = subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "ls", "name==" + ref],
+                        capture_output=True, text=True, check=False).stdout.splitlines()
+    if len(ls) < 2:
+        return None
+    manifest = subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "content", "get", ls[1].split()[2]],
+                              capture_output=True, text=True, check=False).stdout
+    try:
+        return json.loads(manifest)["config"]["digest"]
+    except (ValueError, KeyError):
+        return None
+
+
+def ensure_image(ref, ctx):
+    """Build ``ref`` from ``ctx`` when Docker lacks it; import it into the cluster unless already there."""
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.fail("no Docker engine: run tests/cluster/cluster.sh docker base-image")
-    for ref, ctx in ((WORKER_IMAGE, ROOT / "tests/images/langgraph-worker"), (REDIS_IMAGE, ROOT / "tests/images/redis")):
-        if not _docker_has(ref):
-            proc = subprocess.run([str(BUILD), str(ctx), ref], capture_output=True, text=True, check=False)
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    if not _docker_has(ref):
+        proc = subprocess.run([str(BUILD), str(ctx), ref], capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    image_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    if _cluster_config_digest(ref) != image_id:
         subprocess.run([str(CLUSTER_SH), "import-image", ref], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def worker_images(kubeconfig):
+    ensure_image(WORKER_IMAGE, ROOT / "tests/images/langgraph-worker")
+    ensure_image(REDIS_IMAGE, ROOT / "tests/images/redis")
     return {"worker": WORKER_IMAGE, "redis": REDIS_IMAGE}
 
 

@@ -3,16 +3,15 @@ span sent over OTLP/HTTP to its cluster Service and returns it through its REST 
 package) scrapes itself and an annotated pod, so `up` has targets. Idempotent on the second run."""
 
 import json
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from test_langgraph_worker import ensure_image
+
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
-BUILD = ROOT / "tests" / "images" / "langgraph-worker" / "build-image.sh"
 IMAGES = {"aistack.local/phoenix:20.26.1": ROOT / "tests/images/phoenix",
           "aistack.local/prometheus:2.53.3": ROOT / "tests/images/prometheus"}
 
@@ -39,10 +38,7 @@ print(urllib.request.urlopen(sys.argv[1] + "/v1/projects/aistack-test/spans?limi
 @pytest.fixture(scope="session")
 def observability_images(kubeconfig):
     for ref, ctx in IMAGES.items():
-        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode != 0:
-            proc = subprocess.run([str(BUILD), str(ctx), ref], capture_output=True, text=True, check=False)
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-        subprocess.run([str(CLUSTER_SH), "import-image", ref], check=True, capture_output=True)
+        ensure_image(ref, ctx)
 
 
 def _wait_for(what, fn, timeout):
