@@ -135,10 +135,9 @@ def _ready(pod):
 def test_worker_role_and_queue(run_playbook, kubectl, namespace, playbook, worker_images):
     ns = namespace
     # bad inputs fail before anything is created (the namespace does not even exist yet)
+    # (more bad inputs, refused by the same checks, in tests/unit/test_langgraph_worker_render.py)
     for bad, needle in (({"langgraph_worker_image_tag": "latest"}, "langgraph_worker_image_tag"),
-                        ({"langgraph_worker_env_secret": ""}, "langgraph_worker_env_secret"),
-                        ({"langgraph_worker_phoenix_endpoint": "http://phoenix:6006/v1/traces"}, "/v1/traces"),
-                        ({"langgraph_worker_queue_backend": "firebase"}, "langgraph_worker_firebase_database_url")):
+                        ({"langgraph_worker_env_secret": ""}, "langgraph_worker_env_secret")):
         proc = run_playbook(playbook, extra_vars=_vars(ns, **bad))
         assert proc.returncode != 0 and needle in proc.stdout, proc.stdout[-2000:]
     kubectl("create", "namespace", ns)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +69,18 @@ def test_expose_hpa_digest(tmp_path):
     assert kind(objs, "Service")[0]["spec"]["type"] == "LoadBalancer"
     hpa = kind(objs, "HorizontalPodAutoscaler")[0]
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"langgraph_worker_image_tag": "latest"}, "langgraph_worker_image_tag"),
+    ({"langgraph_worker_env_secret": ""}, "langgraph_worker_env_secret"),
+    ({"langgraph_worker_phoenix_endpoint": "http://phoenix:6006/v1/traces"}, "/v1/traces"),
+    ({"langgraph_worker_queue_backend": "firebase"}, "langgraph_worker_firebase_database_url"),
+    ({"langgraph_worker_image_digest": "sha256:short"}, "langgraph_worker_image_digest"),
+    ({"langgraph_worker_hpa_min_replicas": 4}, "langgraph_worker_hpa_min_replicas"),
+    ({"langgraph_worker_name": "Bad_Name"}, "DNS label"),
+])
+def test_bad_inputs(tmp_path, bad, needle):
+    proc, _ = render(tmp_path, **bad)
+    assert proc.returncode != 0 and needle in proc.stdout, proc.stdout[-2000:]
+    assert not (tmp_path / "langgraph-worker.yml").exists()
