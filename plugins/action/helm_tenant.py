@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# Apache License 2.0 (see LICENSE)
+"""Action plugin of aistack.platform.helm_tenant: the no-op check in the controller process.
+
+When the task runs on the controller (local connection, no task ``environment``), the plugin first
+computes, in-process and without touching anything, whether the release would change (the same
+``TenantRunner`` code the module runs, in check mode). When nothing would change it returns that
+result directly: no module process, no AnsiballZ payload. Everything else (changes, failures,
+``state=absent``, remote hosts) runs the module as usual.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+MODULE = "aistack.platform.helm_tenant"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        fast = None
+        try:
+            fast = self._noop_result()
+        except Exception:  # any doubt: the module decides and reports
+            fast = None
+        if fast is not None:
+            result.update(fast)
+            return result
+        result.update(self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars))
+        return result
+
+    def _local(self):
+        transport = getattr(self._connection, "transport", "") or ""
+        return transport in ("local", "ansible.builtin.local", "ansible.legacy.local") and not self._task.environment
+
+    def _noop_result(self):
+        if not self._local():
+            return None
+        from ansible_collections.aistack.platform.plugins.modules.helm_tenant import argument_spec
+        validated = ArgumentSpecValidator(argument_spec()).validate(dict(self._task.args))
+        if validated.errors:
+            return None
+        params = validated.validated_parameters
+        if params.get("state") != "present" or not params.get("chart") or not params.get("image"):
+            return None
+        from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+        from ansible_collections.aistack.platform.plugins.module_utils.helm import find_binary
+        from ansible_collections.aistack.platform.plugins.module_utils.kube_rest import open_client, RestKubeClient
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant_runner import TenantRunner
+
+        if T.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}):
+            return None
+        T.validate(params)
+        find_binary(params.get("binary_path"))
+        kube = open_client(params.get("kubeconfig"), params.get("context"))
+        if not isinstance(kube, RestKubeClient):
+            return None  # exotic auth: leave it to the module
+        warnings = []
+        try:
+            runner = TenantRunner(params, kube, lambda: None, check_mode=True, warn=warnings.append)
+            outcome = runner.present()
+        finally:
+            kube.close()
+        if outcome.get("changed"):
+            return None
+        outcome["changed"] = False
+        if warnings:
+            outcome["warnings"] = warnings
+        return outcome
