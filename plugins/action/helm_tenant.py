@@ -16,6 +16,9 @@ __metaclass__ = type
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
 
 MODULE = "aistack.platform.helm_tenant"
 
@@ -28,7 +31,8 @@ class ActionModule(ActionBase):
         fast = None
         try:
             fast = self._noop_result()
-        except Exception:  # any doubt: the module decides and reports
+        except Exception as exc:  # any doubt: the module decides and reports
+            display.vvv("helm_tenant: no in-process no-op check (%s: %s)" % (type(exc).__name__, exc))
             fast = None
         if fast is not None:
             result.update(fast)
@@ -38,14 +42,20 @@ class ActionModule(ActionBase):
 
     def _local(self):
         transport = getattr(self._connection, "transport", "") or ""
-        return transport in ("local", "ansible.builtin.local", "ansible.legacy.local") and not self._task.environment
+        environment = self._task.environment or []
+        if isinstance(environment, list):
+            environment = [item for item in environment if item]
+        return transport in ("local", "ansible.builtin.local", "ansible.legacy.local") and not environment
 
     def _noop_result(self):
         if not self._local():
+            display.vvv("helm_tenant: not local (%r, %r)" % (getattr(self._connection, "transport", None),
+                                                            self._task.environment))
             return None
         from ansible_collections.aistack.platform.plugins.modules.helm_tenant import argument_spec
         validated = ArgumentSpecValidator(argument_spec()).validate(dict(self._task.args))
-        if validated.errors:
+        if validated.error_messages:
+            display.vvv("helm_tenant: arguments for the module to report (%s)" % validated.error_messages[0])
             return None
         params = validated.validated_parameters
         if params.get("state") != "present" or not params.get("chart") or not params.get("image"):
@@ -69,6 +79,8 @@ class ActionModule(ActionBase):
         finally:
             kube.close()
         if outcome.get("changed"):
+            display.vvv("helm_tenant: would change (%s), running the module" % ", ".join(outcome.get("changes") or
+                                                                                       outcome.get("actions") or []))
             return None
         outcome["changed"] = False
         if warnings:
