@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: image_import against skopeo copy (registry) and ctr images import (containerd), same run.
 
 Builds a ~1 GiB docker-archive here (4 layers of incompressible data by default), then imports it:

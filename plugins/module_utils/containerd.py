@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """containerd image store through ``ctr`` (as shipped with containerd, or ``k3s ctr``).
 
 Why ``ctr images import`` of an archive we write ourselves: it is the one interface containerd

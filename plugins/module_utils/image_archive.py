@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Image archives (docker-archive and OCI layout; plain tar, gzip, bzip2 or zstd): read, index, stream.
 
 Two passes over an archive, memory flat whatever its size:

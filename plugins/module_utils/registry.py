@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OCI distribution API client: just what an import needs (HEAD, monolithic blob PUT, mount, manifest PUT).
 
 Auth: none, HTTP basic, or the bearer-token flow (Docker Hub style, used by Harbor, Nexus and

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test tooling for image_import: write image archives in every form, run a throwaway registry.
 
 Archives are written by this code from layer tarballs (built here, or exported from locally built
