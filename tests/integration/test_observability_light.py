@@ -86,8 +86,9 @@ def test_light_mode(run_playbook, kubectl, namespace, tmp_path, observability_im
         # an annotated pod for kubernetes_sd; Prometheus' own target too
         kubectl("-n", ns, "run", "scrapeme", "--image=aistack.local/prometheus:2.53.3", "--image-pull-policy=Never",
                 "--annotations=prometheus.io/scrape=true", "--annotations=prometheus.io/port=9090",
-                "--overrides", json.dumps({"spec": {"containers": [{"name": "scrapeme", "image": "aistack.local/prometheus:2.53.3",
-                    "imagePullPolicy": "Never", "args": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/tmp/p"],
+                "--overrides", json.dumps({"spec": {"containers": [{
+                    "name": "scrapeme", "image": "aistack.local/prometheus:2.53.3", "imagePullPolicy": "Never",
+                    "args": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/tmp/p"],
                     "resources": {"limits": {"cpu": "100m", "memory": "128Mi"}}}]}}))
         prom = kubectl("-n", ns, "get", "pod", "-l", "app.kubernetes.io/name=prometheus", "-o",
                        "jsonpath={.items[0].metadata.name}").stdout

@@ -40,7 +40,7 @@ class FakeClient(object):
     def list(self, api_version, kind, namespace=None, label_selector=None):
         wanted = dict(part.split("=", 1) for part in (label_selector or "").split(",") if part)
         out = []
-        for (k, ns, _), obj in sorted(self.objects.items()):
+        for (k, ns, _unused), obj in sorted(self.objects.items()):
             labels = obj["metadata"].get("labels") or {}
             if k == kind and ns == namespace and all(labels.get(a) == b for a, b in wanted.items()):
                 out.append(copy.deepcopy(obj))
@@ -164,17 +164,17 @@ def test_absent_needs_no_addresses():
 
 def test_check_apply_check_apply_sequence():
     client = FakeClient()
-    result, _ = run(client, check_mode=True)
+    result, _unused = run(client, check_mode=True)
     assert result["changed"] is True
     assert client.objects == {}
     assert all(call[3] is True for call in client.calls if call[0] == "apply")
-    result, _ = run(client)
+    result, _unused = run(client)
     assert result["changed"] is True
     assert sorted(k[2] for k in client.objects) == ["qdrant", "qdrant-ipv4"]
     client.calls = []
-    result, _ = run(client, check_mode=True)
+    result, _unused = run(client, check_mode=True)
     assert result["changed"] is False
-    result, _ = run(client)
+    result, _unused = run(client)
     assert result["changed"] is False
     assert client.calls == []
     assert result["diff"]["before"] == result["diff"]["after"]
@@ -184,11 +184,11 @@ def test_ip_change_updates_slice_in_place_and_leaves_service():
     client = FakeClient()
     run(client)
     client.calls = []
-    result, _ = run(client, check_mode=True, addresses=["192.0.2.7"])
+    result, _unused = run(client, check_mode=True, addresses=["192.0.2.7"])
     assert result["changed"] is True
     assert client.calls == [("apply", "EndpointSlice", "qdrant-ipv4", True)]
     client.calls = []
-    result, _ = run(client, addresses=["192.0.2.7"])
+    result, _unused = run(client, addresses=["192.0.2.7"])
     assert client.calls == [("apply", "EndpointSlice", "qdrant-ipv4", False)]
     stored = client.objects[("EndpointSlice", "aistack-system", "qdrant-ipv4")]
     assert stored["endpoints"][0]["addresses"] == ["192.0.2.7"]
@@ -210,7 +210,7 @@ def test_family_removed_deletes_stale_slice():
     client = FakeClient()
     run(client, addresses=["192.0.2.2", "2001:db8::2"])
     assert ("EndpointSlice", "aistack-system", "qdrant-ipv6") in client.objects
-    result, _ = run(client, addresses=["192.0.2.2"])
+    result, _unused = run(client, addresses=["192.0.2.2"])
     assert result["changed"] is True
     assert ("EndpointSlice", "aistack-system", "qdrant-ipv6") not in client.objects
 
@@ -218,25 +218,25 @@ def test_family_removed_deletes_stale_slice():
 def test_switch_to_external_name_recreates_service_and_drops_slices():
     client = FakeClient()
     run(client)
-    result, _ = run(client, check_mode=True, addresses=None, external_name="qdrant.example.com")
+    result, _unused = run(client, check_mode=True, addresses=None, external_name="qdrant.example.com")
     assert result["changed"] is True
     assert client.objects[("Service", "aistack-system", "qdrant")]["spec"]["type"] == "ClusterIP"
     run(client, addresses=None, external_name="qdrant.example.com")
     svc = client.objects[("Service", "aistack-system", "qdrant")]
     assert svc["spec"]["type"] == "ExternalName"
     assert not [k for k in client.objects if k[0] == "EndpointSlice"]
-    result, _ = run(client, addresses=None, external_name="qdrant.example.com")
+    result, _unused = run(client, addresses=None, external_name="qdrant.example.com")
     assert result["changed"] is False
 
 
 def test_absent_deletes_service_and_slices_then_is_unchanged():
     client = FakeClient()
     run(client)
-    result, _ = run(client, check_mode=True, state="absent")
+    result, _unused = run(client, check_mode=True, state="absent")
     assert result["changed"] is True and len(client.objects) == 2
-    result, _ = run(client, state="absent")
+    result, _unused = run(client, state="absent")
     assert result["changed"] is True and client.objects == {}
-    result, _ = run(client, state="absent")
+    result, _unused = run(client, state="absent")
     assert result["changed"] is False
 
 
@@ -255,7 +255,7 @@ def test_other_managers_labels_do_not_cause_changes():
     client = FakeClient()
     run(client)
     client.objects[("Service", "aistack-system", "qdrant")]["metadata"]["labels"]["team"] = "x"
-    result, _ = run(client)
+    result, _unused = run(client)
     assert result["changed"] is False
 
 

@@ -184,8 +184,9 @@ def test_agent_config():
 
 
 def test_kubeconfig_rewrite():
-    doc = {"apiVersion": "v1", "clusters": [{"name": "default", "cluster": {"server": "https://127.0.0.1:6443",
-                                                                          "certificate-authority-data": "Q0E="}}],
+    doc = {"apiVersion": "v1",
+           "clusters": [{"name": "default",
+                         "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}}],
            "users": [{"name": "default", "user": {"client-key-data": "S0VZ"}}],
            "contexts": [{"name": "default", "context": {"cluster": "default", "user": "default"}}],
            "current-context": "default"}

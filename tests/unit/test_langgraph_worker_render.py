@@ -81,6 +81,6 @@ def test_expose_hpa_digest(tmp_path):
     ({"langgraph_worker_name": "Bad_Name"}, "DNS label"),
 ])
 def test_bad_inputs(tmp_path, bad, needle):
-    proc, _ = render(tmp_path, **bad)
+    proc, _unused = render(tmp_path, **bad)
     assert proc.returncode != 0 and needle in proc.stdout, proc.stdout[-2000:]
     assert not (tmp_path / "langgraph-worker.yml").exists()

@@ -91,5 +91,5 @@ def test_light_dev_sqlite_and_prd_postgres(tmp_path):
     ({"observability_mode": "heavy"}, "observability_mode"),
 ])
 def test_bad_inputs(tmp_path, bad, needle):
-    proc, _ = render(tmp_path, **bad)
+    proc, _unused = render(tmp_path, **bad)
     assert proc.returncode != 0 and needle in proc.stdout
