@@ -65,6 +65,32 @@ def chart_tgz(path, name="demo", version="0.1.0"):
 
 
 @pytest.fixture
+def k3s_release(tmp_path):
+    """A stand-in k3s release server on 127.0.0.1: binary, images archive and sha256sum file."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+    version = "v1.34.2+k3s1"
+    root = tmp_path / "releases"
+    rel = root / version
+    rel.mkdir(parents=True)
+    files = {"k3s": os.urandom(4096), "k3s-airgap-images-amd64.tar.zst": os.urandom(8192)}
+    sums = ""
+    for name, data in files.items():
+        (rel / name).write_bytes(data)
+        sums += "%s  %s\n" % (hashlib.sha256(data).hexdigest(), name)
+    (rel / "sha256sum-amd64.txt").write_text(sums)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1], version, files
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
 def registries(tmp_path):
     source = it.LocalRegistry(str(tmp_path / "source")).start()
     site = it.LocalRegistry(str(tmp_path / "site")).start()
@@ -73,8 +99,9 @@ def registries(tmp_path):
     site.stop()
 
 
-def test_export_then_import(tmp_path, registries):
+def test_export_then_import(tmp_path, registries, k3s_release):
     source, site = registries
+    k3s_base, k3s_version, k3s_files = k3s_release
     # the "connected world": two images in the source registry
     work = tmp_path / "layers"
     work.mkdir()
@@ -94,7 +121,8 @@ def test_export_then_import(tmp_path, registries):
     bundle = tmp_path / "bundle"
     export_vars = dict(aistack_images=refs, airgap_image_vars=[], airgap_bootstrap_images=[],
                        aistack_charts=[dict(name="demo", version="0.1.0", path=str(chart))],
-                       aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False)
+                       aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False,
+                       k3s_version=k3s_version, airgap_k3s_release=True, airgap_k3s_release_base_url=k3s_base)
 
     first = playbook(ROOT / "playbooks" / "airgap_export.yml", export_vars)
     assert first.returncode == 0, first.stdout[-4000:]
@@ -105,6 +133,10 @@ def test_export_then_import(tmp_path, registries):
     assert manifest["format"] == "aistack-bundle/v1"
     assert sorted(i["ref"] for i in manifest["images"]) == sorted(refs)
     assert [c["file"] for c in manifest["charts"]] == ["charts/demo-0.1.0.tgz"]
+    assert sorted(k["file"] for k in manifest["k3s"]) == sorted(
+        "k3s/%s/%s" % (k3s_version, n) for n in list(k3s_files) + ["sha256sum-amd64.txt"])
+    for name, data in k3s_files.items():
+        assert (bundle / "k3s" / k3s_version / name).read_bytes() == data
     subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=str(bundle), check=True,
                    capture_output=True)
 
@@ -144,6 +176,7 @@ def test_export_then_import(tmp_path, registries):
 def test_export_refuses_unpinned(tmp_path):
     proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
                     dict(aistack_images=["docker.io/library/postgres:latest", "redis"], airgap_image_vars=[],
+                         airgap_k3s_release=False,
                          airgap_bootstrap_images=[], aistack_bundle_dir=str(tmp_path / "b")))
     assert proc.returncode != 0
     assert "pinned tag" in proc.stdout
