@@ -181,3 +181,41 @@ def test_export_refuses_unpinned(tmp_path):
     assert proc.returncode != 0
     assert "pinned tag" in proc.stdout
     assert not (tmp_path / "b").exists()
+
+
+def test_bootstrap_images_into_containerd(tmp_path, registries, tmp_path_factory):
+    """airgap_bootstrap_images land in images/bootstrap/ and the bootstrap pass loads them into containerd."""
+    source, _site = registries
+    work = tmp_path / "layers"
+    work.mkdir()
+    layer = it.Layer.from_bytes(it.tar_bytes({"usr/bin/registry": os.urandom(20000)}), str(work))
+    ref = "%s/library/registry:2.8.2" % source.address
+    archive = str(work / "reg.tar")
+    it.write_docker_archive(archive, [ref], [layer])
+    assert it.run_module(COLLECTIONS, "aistack.platform.image_import",
+                         dict(src=archive, target="registry", registry=source.address))["changed"] is True
+    bundle = tmp_path / "bundle"
+    proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
+                    dict(aistack_images=[], airgap_image_vars=[], airgap_bootstrap_images=[ref], aistack_charts=[],
+                         aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert [(i["ref"], i["bootstrap"]) for i in manifest["images"]] == [(ref, True)]
+    assert manifest["images"][0]["file"].startswith("images/bootstrap/")
+    ctd = it.PrivateContainerd(str(tmp_path_factory.mktemp("ctd"))).start()
+    try:
+        pb = tmp_path / "bootstrap.yml"
+        pb.write_text(IMPORT_PLAYBOOK)
+        extra = dict(aistack_bundle_dir=str(bundle), airgap_bootstrap_import=True, airgap_ctr_command=["ctr"],
+                     airgap_containerd_socket=ctd.socket, airgap_node_stage_dir=str(tmp_path / "stage"),
+                     airgap_become=False)
+        first = playbook(pb, extra)
+        assert first.returncode == 0, first.stdout[-3000:]
+        assert first.recap["changed"] > 0
+        second = playbook(pb, extra)
+        assert second.returncode == 0 and second.recap["changed"] == 0, second.stdout[-3000:]
+        out = subprocess.run(["ctr", "-a", ctd.socket, "-n", "k8s.io", "images", "ls", "-q"], capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert ref in out
+    finally:
+        ctd.stop()
