@@ -74,7 +74,7 @@ node_ip() {
 host_packages() {
   local missing=()
   for cmd in containerd:containerd runc:runc ctr:containerd iptables:iptables conntrack:conntrack \
-             debootstrap:debootstrap socat:socat openssl:openssl dockerd:docker.io shellcheck:shellcheck; do
+             debootstrap:debootstrap socat:socat openssl:openssl dockerd:docker.io shellcheck:shellcheck skopeo:skopeo docker-registry:docker-registry; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd##*:}")
   done
   [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
@@ -388,7 +388,6 @@ clusterCIDR: $CLUSTER_CIDR
 hostnameOverride: $NODE
 mode: iptables
 conntrack: {maxPerCore: 0}
-nodePortAddresses: [primary]
 EOF
 }
 
