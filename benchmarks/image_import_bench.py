@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -110,7 +109,7 @@ def row(name, seconds, rss, size):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--size-mb", type=int, default=int(os.environ.get("AISTACK_BENCH_SIZE_MB", "1024")))
     parser.add_argument("--compression", default="none", choices=["none", "gzip", "zstd", "bzip2"])
     parser.add_argument("--skip-containerd", action="store_true")

@@ -430,8 +430,8 @@ def parse_docker_archive(path, members, default_name=None):
             _fail(path, "config '%s' does not match its digest (the archive is corrupt)" % config_member.name)
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(entry["Layers"]):
-            _fail(path, "image %d: config lists %d layers, manifest.json %d" % (number, len(diff_ids),
-                                                                                  len(entry["Layers"])))
+            _fail(path, "image %d: config lists %d layers, manifest.json %d"
+                  % (number, len(diff_ids), len(entry["Layers"])))
         blobs = [BlobRef(config_digest, config_member.size, MT_OCI_CONFIG, member=config_member.name,
                          data=config_member.content, verified=True)]
         for pos, layer_name in enumerate(entry["Layers"]):

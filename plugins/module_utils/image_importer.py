@@ -201,8 +201,8 @@ def import_to_registry(client, loaded, registry, project=None, flatten=False, ch
             client.put_manifest(plan["repo"], digest, media_type, data)
         got = client.put_manifest(plan["repo"], plan["tag"], plan["image"].media_type, plan["image"].manifest)
         if got and got != plan["image"].digest:
-            raise AistackError("registry %s stored %s as %s, expected %s" % (client.registry, plan["target"], got,
-                                                                              plan["image"].digest),
+            raise AistackError("registry %s stored %s as %s, expected %s"
+                               % (client.registry, plan["target"], got, plan["image"].digest),
                                field="registry")
     return changed, results
 

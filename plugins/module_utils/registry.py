@@ -44,7 +44,7 @@ def parse_challenge(header):
     """``Bearer realm="x",service="y",scope="z"`` -> ('bearer', {'realm': 'x', ...})."""
     if not header:
         return None, {}
-    scheme, _, rest = header.partition(" ")
+    scheme, _unused, rest = header.partition(" ")
     params = dict((k.lower(), v) for k, v in re.findall(r'(\w+)="([^"]*)"', rest))
     return scheme.lower(), params
 
@@ -55,7 +55,7 @@ def split_repo_ref(ref):
     if "@" in rest:
         repo, digest = rest.split("@", 1)
         return repo, digest
-    repo, _, tag = rest.rpartition(":")
+    repo, _unused, tag = rest.rpartition(":")
     return repo, tag
 
 

@@ -42,12 +42,12 @@ def playbook(path, extra, check=False):
     cmd = ["ansible-playbook", str(path), "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=str(ROOT), check=False)
     recap = {}
     for line in proc.stdout.splitlines():
         if line.startswith("localhost") and "ok=" in line:
             for part in line.split()[2:]:
-                key, _, value = part.partition("=")
+                key, _unused, value = part.partition("=")
                 recap[key] = int(value)
     proc.recap = recap
     return proc
@@ -55,9 +55,11 @@ def playbook(path, extra, check=False):
 
 def chart_tgz(path, name="demo", version="0.1.0"):
     with tarfile.open(path, "w:gz") as tar:
-        for member, data in {"%s/Chart.yaml" % name: "apiVersion: v2\nname: %s\nversion: %s\n" % (name, version),
-                             "%s/templates/cm.yaml" % name: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                                                             "  name: demo\n"}.items():
+        members = {
+            "%s/Chart.yaml" % name: "apiVersion: v2\nname: %s\nversion: %s\n" % (name, version),
+            "%s/templates/cm.yaml" % name: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+        }
+        for member, data in members.items():
             raw = data.encode()
             info = tarfile.TarInfo(member)
             info.size = len(raw)
@@ -108,7 +110,7 @@ def test_export_then_import(tmp_path, registries, k3s_release):
     base = it.Layer.from_bytes(it.tar_bytes({"usr/bin/tool": os.urandom(300000)}), str(work))
     refs = []
     for name in ("team/app:1.0", "team/tool:2.0"):
-        app = it.Layer.from_bytes(it.tar_bytes({"app/%s" % name.split(":")[0]: os.urandom(1000)}), str(work))
+        app = it.Layer.from_bytes(it.tar_bytes({"app/%s" % name.split(":", maxsplit=1)[0]: os.urandom(1000)}), str(work))
         archive = str(work / (name.replace("/", "_") + ".tar"))
         ref = "%s/%s" % (source.address, name)
         it.write_docker_archive(archive, [ref], [base, app])

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ctr") is None or shutil.which("con
 def cluster_up():
     if os.environ.get("KUBECONFIG"):
         return False  # a foreign cluster: its containerd is not reachable from here
-    return subprocess.run([str(CLUSTER_SH), "status"], capture_output=True).returncode == 0
+    return subprocess.run([str(CLUSTER_SH), "status"], capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def cleanup():
     names = []
     yield names
     for sock, name in names:
-        subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "rm", name], capture_output=True)
+        subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "rm", name], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +201,8 @@ def test_bad_input_leaves_no_image(tmp_path, containerd, layers, case):
 def _debian_image(tmp_path, ref):
     """An image from the locally bootstrapped Debian rootfs plus a layer with a marker script."""
     base = it.Layer(str(BASE_ROOTFS))
-    app = it.Layer.from_bytes(it.tar_bytes({"usr/local/bin/aistack-hello": b"#!/bin/sh\necho imported-ok\n"
-                                                                             b"exec sleep 3600\n"}), str(tmp_path))
+    hello = b"#!/bin/sh\necho imported-ok\nexec sleep 3600\n"
+    app = it.Layer.from_bytes(it.tar_bytes({"usr/local/bin/aistack-hello": hello}), str(tmp_path))
     config = it.image_config([base, app], cmd=["/usr/local/bin/aistack-hello"])
     path = str(tmp_path / "debian-hello.tar.zst")
     it.write_docker_archive(path, [ref], [base, app], "zstd", config=config)

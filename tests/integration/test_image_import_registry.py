@@ -196,7 +196,7 @@ def _docker_image():
     if shutil.which("docker") is None:
         return None
     for ref in ("aistack.local/debian:trixie", "aistack.local/demohttp:1.0.0"):
-        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0:
+        if subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0:
             return ref
     return None
 

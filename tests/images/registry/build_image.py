@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -37,7 +36,7 @@ http:
 
 
 def linked_libraries(binary):
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=False).stdout
     libs = []
     for line in out.splitlines():
         parts = line.split()
@@ -48,7 +47,7 @@ def linked_libraries(binary):
 
 
 def package_version():
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "docker-registry"], capture_output=True, text=True)
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "docker-registry"], capture_output=True, text=True, check=False)
     version = proc.stdout.strip().split("+")[0].split("~")[0]
     return version or "2"
 
@@ -94,7 +93,7 @@ def build(output, tag=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--tag")
     args = parser.parse_args()

@@ -80,7 +80,7 @@ def image_config(layers, arch="amd64", cmd=None):
         "architecture": arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
         "config": {"Cmd": cmd or ["/bin/sh"], "Env": ["PATH=/usr/bin:/bin"]},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + l.digest for l in layers]},
-        "history": [{"created": "2026-01-01T00:00:00Z"} for _ in layers],
+        "history": [{"created": "2026-01-01T00:00:00Z"} for _unused in layers],
     }
 
 
@@ -324,7 +324,7 @@ def run_module(collections_path, name, args, check=False, env=None, timeout=900,
     if diff:
         cmd.append("--diff")
     proc = subprocess.run(cmd, env=ansible_env(collections_path, env), capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     try:
         result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
@@ -355,7 +355,7 @@ class PrivateContainerd(object):
         deadline = time.time() + 30
         while time.time() < deadline:
             if os.path.exists(self.socket) and subprocess.run(
-                    ["ctr", "-a", self.socket, "version"], capture_output=True).returncode == 0:
+                    ["ctr", "-a", self.socket, "version"], capture_output=True, check=False).returncode == 0:
                 return self
             if self.proc.poll() is not None:
                 break
