@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: aistack.platform.helm_tenant against a plain kubernetes.core.helm loop.
 
 Converges N tenants (default 20) of the generic chart with helm_tenant, re-runs with nothing changed,
@@ -43,7 +42,7 @@ def environment():
     env = dict(os.environ)
     if not env.get("KUBECONFIG"):
         cluster = str(ROOT / "tests" / "cluster" / "cluster.sh")
-        if subprocess.run([cluster, "status"], capture_output=True).returncode != 0:
+        if subprocess.run([cluster, "status"], capture_output=True, check=False).returncode != 0:
             sys.exit("the local cluster is not up and KUBECONFIG is not set")
         env["KUBECONFIG"] = subprocess.run([cluster, "kubeconfig"], capture_output=True, text=True,
                                            check=True).stdout.strip()
@@ -108,7 +107,7 @@ CORE_HELM_PLAY = """
 def playbook(env, path, extra, label=""):
     start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(path), "-e", "@" + extra],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit("playbook %s failed:\n%s\n%s" % (path, proc.stdout[-5000:], proc.stderr[-3000:]))
@@ -174,7 +173,7 @@ def main():
             # no-op re-runs, alternating so both sides see the same machine load; the median counts
             print("no-op re-runs, %d alternating rounds ..." % args.rounds, flush=True)
             ours_noop, core_noop = [], []
-            for _ in range(args.rounds):
+            for _unused in range(args.rounds):
                 ours_noop.append(playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
                                           label="helm_tenant no-op"))
                 core_noop.append(playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"),
@@ -194,8 +193,8 @@ def main():
         core_s, core_c = results["core_" + phase]
         ratio = ours_s / core_s
         verdicts.append(ratio <= target)
-        print("%-10s %16.1f (%3s) %16.1f (%3s) %8.2f %8s" % (phase, ours_s, ours_c, core_s, core_c, ratio,
-                                                           "<= %.1f" % target))
+        print("%-10s %16.1f (%3s) %16.1f (%3s) %8.2f %8s"
+              % (phase, ours_s, ours_c, core_s, core_c, ratio, "<= %.1f" % target))
     print("N=%d tenants; %s" % (args.n, "targets met" if all(verdicts) else "TARGET MISSED"))
     return 0 if all(verdicts) else 1
 

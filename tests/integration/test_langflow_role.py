@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_helm_tenant import REPO, tenant_images  # noqa: F401  (session fixture)
+from test_helm_tenant import REPO, tenant_images  # noqa: F401  # pylint: disable=unused-import  (session fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"tiny": {

@@ -3,9 +3,9 @@
 import pytest
 
 from ansible_collections.aistack.platform.plugins.action.helm_tenant import ActionModule
-from ansible_collections.aistack.platform.plugins.module_utils import kube_rest, helm as H
+from ansible_collections.aistack.platform.plugins.module_utils import kube_rest
 
-from test_tenant_runner import MemKube, FakeHelm, TenantRunner, params as runner_params, CHART
+from test_tenant_runner import MemKube, FakeHelm, TenantRunner, CHART
 
 
 class RestMem(kube_rest.RestKubeClient, MemKube):

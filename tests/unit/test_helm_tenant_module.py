@@ -62,13 +62,13 @@ def test_present_then_noop(monkeypatch):
     values = helm.calls[0][2]
     assert values["persistence"]["size"] == "1Gi"  # suboption defaults applied
     assert values["probes"]["path"] == "/health"
-    again, _, helm2 = run_module(monkeypatch, ARGS, kube=kube)
+    again, _unused, helm2 = run_module(monkeypatch, ARGS, kube=kube)
     assert not again["changed"] and not helm2.calls and "diff" not in again
 
 
 def test_policy_failure_is_fail_json_with_field(monkeypatch):
     args = dict(ARGS, environment="prd")
-    result, kube, _ = run_module(monkeypatch, args)
+    result, kube, _unused = run_module(monkeypatch, args)
     assert result["failed"] and result["field"] == "resources.limits.cpu"
     assert any(p.startswith("resources.limits.memory") for p in result["problems"])
     assert kube.writes == []
@@ -77,10 +77,10 @@ def test_policy_failure_is_fail_json_with_field(monkeypatch):
 def test_chart_required_for_present(monkeypatch):
     args = dict(ARGS)
     del args["chart"]
-    result, _, _ = run_module(monkeypatch, args)
+    result, _unused, _unused = run_module(monkeypatch, args)
     assert result["failed"] and result["field"] == "chart"
 
 
 def test_absent_without_chart(monkeypatch):
-    result, _, _ = run_module(monkeypatch, {"team": "team-a", "service": "svc", "environment": "dev", "state": "absent"})
+    result, _unused, _unused = run_module(monkeypatch, {"team": "team-a", "service": "svc", "environment": "dev", "state": "absent"})
     assert not result["failed"] and not result["changed"]

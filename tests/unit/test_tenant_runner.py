@@ -36,7 +36,7 @@ class MemKube(object):
     def list(self, api_version, kind, namespace=None, label_selector=None):
         wanted = dict(part.split("=", 1) for part in (label_selector or "").split(",") if part)
         out = []
-        for (k, ns, _), obj in sorted(self.objects.items(), key=lambda kv: str(kv[0])):
+        for (k, ns, _unused), obj in sorted(self.objects.items(), key=lambda kv: str(kv[0])):
             labels = obj["metadata"].get("labels") or {}
             if k == kind and ns == namespace and all(labels.get(a) == b for a, b in wanted.items()):
                 out.append(copy.deepcopy(obj))
@@ -112,14 +112,14 @@ def run(kube, p, check=False, helm=None):
 
 def test_check_apply_check_apply():
     kube = MemKube()
-    r1, _, h1 = run(kube, params(), check=True)
+    r1, _unused, h1 = run(kube, params(), check=True)
     assert r1["changed"] and r1["revision"] is None and not kube.writes and not h1.calls
-    r2, _, h2 = run(kube, params())
+    r2, _unused, h2 = run(kube, params())
     assert r2["changed"] and r2["revision"] == 1 and r2["status"] == "deployed" and len(h2.calls) == 1
     writes = len(kube.writes)
-    r3, _, h3 = run(kube, params(), check=True)
+    r3, _unused, h3 = run(kube, params(), check=True)
     assert not r3["changed"] and not h3.calls
-    r4, _, h4 = run(kube, params())
+    r4, _unused, h4 = run(kube, params())
     assert not r4["changed"] and not h4.calls and len(kube.writes) == writes
     assert r4["values_digest"] == r2["values_digest"]
     assert r4["hosts"] == ["svc-team-a.dev.example.test"]
@@ -161,7 +161,7 @@ def test_new_generated_key_keeps_old_ones():
     run(kube, params())
     first = kube.get("v1", "Secret", "team-a-svc-dev-generated", "team-a-dev")["data"]["secret-key"]
     more = params(generated_secrets=params()["generated_secrets"] + [{"key": "admin", "env": "ADMIN_PASSWORD"}])
-    result, _, _ = run(kube, more)
+    result, _unused, _unused = run(kube, more)
     data = kube.get("v1", "Secret", "team-a-svc-dev-generated", "team-a-dev")["data"]
     assert data["secret-key"] == first and "admin" in data and result["changed"]
 
@@ -179,12 +179,12 @@ def test_password_rotation_updates_secret_and_rolls_pods():
     kube = MemKube()
     run(kube, params())
     rotated = params(database=dict(params()["database"], password="new-password-2"))
-    check, runner, _ = run(kube, rotated, check=True)
+    check, runner, _unused = run(kube, rotated, check=True)
     assert check["changed"]
     secret_diff = [d for d in runner.diffs if "Secret" in d.get("before_header", "")][0]
     assert "new-password-2" not in json.dumps(runner.diffs)
     assert "(changed)" in secret_diff["after"]["password"]
-    result, _, helm = run(kube, rotated)
+    result, _unused, helm = run(kube, rotated)
     assert result["changed"] and result["revision"] == 2
     assert "values.rolloutTriggers.secret/team-a-svc-dev-db" in result["changes"]
 
@@ -196,7 +196,7 @@ def test_failed_release_is_retried():
     rel = H.decode_release(rec["data"]["release"])
     rel["info"]["status"] = "failed"
     rec["data"]["release"] = H.encode_release(rel)
-    result, _, helm = run(kube, params())
+    result, _unused, helm = run(kube, params())
     assert result["changed"] and "status (failed)" in result["changes"]
 
 
@@ -240,7 +240,7 @@ def test_existing_secret_reference_and_its_version():
     kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg-creds", "namespace": "team-a-dev"},
                 "data": {"password": "eA=="}})
     db = dict(params()["database"], password=None, password_secret={"name": "pg-creds", "key": "password"})
-    result, _, helm = run(kube, params(database=db))
+    result, _unused, helm = run(kube, params(database=db))
     values = helm.calls[0][2]
     assert values["rolloutTriggers"]["secret/pg-creds"] == "102"
     assert not any(w[2] == "team-a-svc-dev-db" for w in kube.writes)
@@ -256,14 +256,14 @@ def test_absent_keeps_claims_unless_purged():
     kube.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                 "metadata": {"name": "team-a-svc-dev-data", "namespace": "team-a-dev",
                              "labels": {"app.kubernetes.io/instance": "team-a-svc-dev"}}})
-    r1, _, h1 = run(kube, params(state="absent"), check=True)
+    r1, _unused, h1 = run(kube, params(state="absent"), check=True)
     assert r1["changed"] and not h1.calls
-    r2, _, h2 = run(kube, params(state="absent"))
+    r2, _unused, h2 = run(kube, params(state="absent"))
     assert r2["changed"] and h2.calls == [("uninstall", "team-a-svc-dev")]
     assert r2["kept_claims"] == ["team-a-svc-dev-data"]
-    r3, _, _ = run(kube, params(state="absent"))
+    r3, _unused, _unused = run(kube, params(state="absent"))
     assert not r3["changed"]
-    r4, _, _ = run(kube, params(state="absent", purge=True))
+    r4, _unused, _unused = run(kube, params(state="absent", purge=True))
     assert r4["changed"]
     assert kube.get("v1", "PersistentVolumeClaim", "team-a-svc-dev-data", "team-a-dev") is None
     assert kube.get("v1", "Secret", "team-a-svc-dev-db", "team-a-dev") is None
@@ -271,7 +271,7 @@ def test_absent_keeps_claims_unless_purged():
 
 
 def test_absent_without_namespace():
-    result, _, helm = run(MemKube(), params(state="absent"))
+    result, _unused, helm = run(MemKube(), params(state="absent"))
     assert not result["changed"] and not helm.calls
 
 
