@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of aistack.platform.helm_tenant: the no-op check in the controller process.
 
 When the task runs on the controller (local connection, no task ``environment``), the plugin first
