@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helm: command lines and output parsing as pure functions, one runner class for the subprocesses,
 and the decoder for Helm's release records (``sh.helm.release.v1.<name>.v<rev>`` Secrets).
 

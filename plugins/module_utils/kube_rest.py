@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small REST client for the few core objects ``helm_tenant`` reads and writes on every run.
 
 Why not ``KubeClient``: importing the ``kubernetes`` package costs most of a second per module run,

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One tenant's Helm release, as pure functions: names, policy, values rendering, digests, masking.
 
 Nothing here talks to Helm or Kubernetes; ``helm_tenant`` feeds module parameters in and gets

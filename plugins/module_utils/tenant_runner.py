@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The I/O half of ``helm_tenant``: namespace, Secrets and the Helm release, in that order.
 
 ``TenantRunner.present()`` and ``absent()`` compute what would change the same way in check mode
