@@ -49,8 +49,8 @@ class ActionModule(ActionBase):
 
     def _noop_result(self):
         if not self._local():
-            display.vvv("helm_tenant: not local (%r, %r)" % (getattr(self._connection, "transport", None),
-                                                            self._task.environment))
+            display.vvv("helm_tenant: not local (%r, %r)"
+                        % (getattr(self._connection, "transport", None), self._task.environment))
             return None
         from ansible_collections.aistack.platform.plugins.modules.helm_tenant import argument_spec
         validated = ArgumentSpecValidator(argument_spec()).validate(dict(self._task.args))
@@ -79,8 +79,8 @@ class ActionModule(ActionBase):
         finally:
             kube.close()
         if outcome.get("changed"):
-            display.vvv("helm_tenant: would change (%s), running the module" % ", ".join(outcome.get("changes") or
-                                                                                       outcome.get("actions") or []))
+            reasons = outcome.get("changes") or outcome.get("actions") or []
+            display.vvv("helm_tenant: would change (%s), running the module" % ", ".join(reasons))
             return None
         outcome["changed"] = False
         if warnings:

@@ -224,8 +224,8 @@ class TenantRunner(object):
         if release.get("status") != "deployed":
             changes.append("status (%s)" % release.get("status"))
         if release.get("chart") != chart_name or str(release.get("chart_version")) != str(chart_version):
-            changes.append("chart (%s-%s -> %s-%s)" % (release.get("chart"), release.get("chart_version"),
-                                                      chart_name, chart_version))
+            changes.append("chart (%s-%s -> %s-%s)"
+                           % (release.get("chart"), release.get("chart_version"), chart_name, chart_version))
         changes.extend("values." + path for path in T.changed_paths(release.get("values") or {}, values))
         return changes
 

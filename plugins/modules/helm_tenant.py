@@ -532,8 +532,9 @@ KUBE_AUTH_ARGSPEC = dict(
 
 
 def _secret_ref(default_key):
-    return dict(type="dict", options=dict(name=dict(type="str", required=True),
-                                          key=dict(type="str", default=default_key, no_log=False)))
+    # A reference to a Secret (its name and key), not a secret value.
+    return dict(type="dict", no_log=False, options=dict(name=dict(type="str", required=True),
+                                                        key=dict(type="str", default=default_key, no_log=False)))
 
 
 def argument_spec():
@@ -554,7 +555,7 @@ def argument_spec():
         command=dict(type="list", elements="str"),
         args=dict(type="list", elements="str"),
         env=dict(type="dict"),
-        secret_env=dict(type="list", elements="dict", options=dict(
+        secret_env=dict(type="list", elements="dict", no_log=False, options=dict(
             name=dict(type="str", required=True), secret=dict(type="str", required=True, no_log=False),
             key=dict(type="str", required=True, no_log=False), optional=dict(type="bool", default=False))),
         secret_values=dict(type="dict", no_log=True),
