@@ -22,7 +22,7 @@ INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection cluster cluster-down docker-env site test unit sanity lint integration molecule build clean
+.PHONY: help venv collection cluster cluster-down docker-env site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 
 help:
 	@echo "make site   - venv, local cluster, then playbooks/site.yml against $(INVENTORY)"
@@ -82,6 +82,12 @@ molecule: collection cluster
 
 test: unit sanity lint integration molecule
 	@echo "make test: all stages passed"
+
+bench-helm-tenant: collection cluster
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/helm_tenant_bench.py -n 20
+
+bench-image-import: collection cluster docker-env
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/image_import_bench.py
 
 clean:
 	rm -rf build .pytest_cache
