@@ -125,7 +125,7 @@ def kubectl(env, *args, **kw):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=20, help="tenants (default 20)")
     parser.add_argument("--image", default=None, help="image (default: the cluster build's demohttp)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating no-op rounds (median reported)")

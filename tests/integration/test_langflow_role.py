@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from test_helm_tenant import REPO, tenant_images  # noqa: F401  # pylint: disable=unused-import  (session fixture)
+# tenant_images is a session fixture pytest finds by name in this module.
+from test_helm_tenant import REPO, tenant_images  # noqa: F401  # pylint: disable=unused-import
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"tiny": {
