@@ -121,8 +121,8 @@ def playbook(env, path, extra, label=""):
 
 
 def kubectl(env, *args, **kw):
-    kw.setdefault("check", False)
-    return subprocess.run(["kubectl"] + list(args), env=env, capture_output=True, text=True, **kw)
+    check = kw.pop("check", False)
+    return subprocess.run(["kubectl"] + list(args), env=env, capture_output=True, text=True, check=check, **kw)
 
 
 def main():
