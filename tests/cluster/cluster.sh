@@ -414,13 +414,22 @@ system_manifests() {
 }
 
 # Pod traffic crosses the bridge through iptables' FORWARD chain, whose policy dockerd sets to DROP.
+# Service IPs that kube-proxy has not (yet) translated are rejected here, so such packets never follow the
+# default route off the machine.
 forward_rules() { # forward_rules -I|-D
-  local dir
-  for dir in -s -d; do
-    if iptables -C FORWARD "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT 2>/dev/null; then
-      if [[ $1 == -D ]]; then iptables -D FORWARD "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT; fi
+  local rule
+  local -a rules=(
+    "FORWARD -s $CLUSTER_CIDR -m comment --comment aistack-local -j ACCEPT"
+    "FORWARD -d $CLUSTER_CIDR -m comment --comment aistack-local -j ACCEPT"
+    "FORWARD -d $SERVICE_CIDR -m comment --comment aistack-local -j REJECT"
+    "OUTPUT -d $SERVICE_CIDR -m comment --comment aistack-local -j REJECT"
+  )
+  for rule in "${rules[@]}"; do
+    # shellcheck disable=SC2086 # the rule is a list of words on purpose
+    if iptables -C $rule 2>/dev/null; then
+      if [[ $1 == -D ]]; then iptables -D $rule; fi
     elif [[ $1 == -I ]]; then
-      iptables -I FORWARD 1 "$dir" "$CLUSTER_CIDR" -m comment --comment aistack-local -j ACCEPT
+      iptables -I ${rule%% *} 1 ${rule#* }
     fi
   done
 }
