@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -155,6 +156,17 @@ def run_playbook(collection_env):
         return proc
 
     return _run
+
+
+def wait_until(what, fn, timeout, interval=1.0):
+    """Call fn until it returns something truthy and return that; fail naming `what` after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %d s waiting for %s" % (timeout, what))
 
 
 def parse_recap(stdout):

@@ -9,11 +9,12 @@ of a slow job loses nothing (the next pod re-queues and finishes it).
 
 import json
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
@@ -114,13 +115,7 @@ def _redis(kubectl, ns, *args):
 
 
 def _wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError("timed out waiting for %s" % what)
+    return wait_until(what, fn, timeout, interval=1)
 
 
 def _worker_pods(kubectl, ns):

@@ -3,11 +3,12 @@ span sent over OTLP/HTTP to its cluster Service and returns it through its REST 
 package) scrapes itself and an annotated pod, so `up` has targets. Idempotent on the second run."""
 
 import json
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_until
 
 from test_langgraph_worker import ensure_image
 
@@ -42,13 +43,7 @@ def observability_images(kubeconfig):
 
 
 def _wait_for(what, fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError("timed out waiting for %s" % what)
+    return wait_until(what, fn, timeout, interval=2)
 
 
 def test_light_mode(run_playbook, kubectl, namespace, tmp_path, observability_images):
