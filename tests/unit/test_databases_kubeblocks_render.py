@@ -246,8 +246,6 @@ def test_default_sizes_without_postgresql(tmp_path):
     assert {h["name"] for h in of(calls, "helm")} == {"kubeblocks", "kb-addon-redis", "kb-addon-neo4j"}
 
 
-@pytest.mark.xfail(strict=True, reason="known bug in roles/databases/tasks/kubeblocks.yml: without neo4j selected, "
-                   "the neo4j username default 'neo4j' goes through b64decode and fails ('Invalid base64-encoded string')")
 def test_default_services_without_neo4j(tmp_path):
     proc, calls = run_role(tmp_path, {})
     assert proc.returncode == 0, proc.stdout[-4000:]

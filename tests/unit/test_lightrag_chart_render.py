@@ -200,8 +200,6 @@ def test_missing_backend_secret_refused(tmp_path):
     assert not helm and not k8s
 
 
-@pytest.mark.xfail(strict=True, reason="known bug in roles/lightrag/tasks/main.yml: fail_msg applies join('; ') to the "
-                   "_problems string, so the message comes out one character at a time ('S; e; c; r; e; t; ...')")
 def test_missing_backend_secret_named(tmp_path):
     proc, helm, k8s = role_values(tmp_path, {"lightrag_neo4j_secret": "db-neo4j-missing"})
     assert proc.returncode != 0 and not helm and not k8s
