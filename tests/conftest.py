@@ -36,6 +36,19 @@ def _ensure_collection_link():
 _ensure_collection_link()
 
 
+def local_kubeconfig():
+    return str(CACHE / "cluster" / "kubeconfig")
+
+
+def targets_local_cluster():
+    """True when the tests run against the local test cluster: KUBECONFIG unset, or naming its kubeconfig.
+
+    Tests that reach the node's containerd directly can only do that on the local cluster.
+    """
+    named = os.environ.get("KUBECONFIG")
+    return not named or os.path.realpath(named) == os.path.realpath(local_kubeconfig())
+
+
 def cache_images():
     """Image references the cluster build recorded (AISTACK_DEMOHTTP_IMAGE, AISTACK_BASE_IMAGE, ...)."""
     env_file = CACHE / "images.env"

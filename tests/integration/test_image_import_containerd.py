@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import targets_local_cluster
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images" / "registry"))
 
 import imagetools as it  # noqa: E402
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.skipif(shutil.which("ctr") is None or shutil.which("con
 
 
 def cluster_up():
-    if os.environ.get("KUBECONFIG"):
+    if not targets_local_cluster():
         return False  # a foreign cluster: its containerd is not reachable from here
     return subprocess.run([str(CLUSTER_SH), "status"], capture_output=True, check=False).returncode == 0
 

@@ -17,6 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import targets_local_cluster
 import requests
 
 HERE = Path(__file__).resolve()
@@ -35,7 +37,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(build_image.BINARY),
 
 
 def containerd_socket():
-    if os.environ.get("KUBECONFIG"):
+    if not targets_local_cluster():
         pytest.skip("the registry image reaches the node through the local cluster's containerd")
     proc = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not proc.stdout.strip():
