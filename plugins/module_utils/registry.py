@@ -93,7 +93,10 @@ class RegistryClient(object):
         adapter = _BlockAdapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.verify = (ca_path or True) if validate_certs else False
+        # passed on every request: a Session's own verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the
+        # environment, which would silently ignore registry_ca_path
+        self.verify = (ca_path or True) if validate_certs else False
+        self.session.verify = self.verify
         self.username = username
         self.password = password
         self.timeout = timeout
@@ -124,7 +127,7 @@ class RegistryClient(object):
         query["scope"] = "repository:%s:pull,push" % repo if repo else params.get("scope", "")
         try:
             tok = self.session.get(params["realm"], params=query, auth=(self.username, self.password or ""),
-                                   timeout=self.timeout)
+                                   timeout=self.timeout, verify=self.verify)
         except requests.RequestException as exc:
             raise AistackError("cannot get a token from %s: %s" % (params["realm"], exc), field="registry")
         if tok.status_code != 200:
@@ -138,7 +141,7 @@ class RegistryClient(object):
         headers = dict(kwargs.pop("headers", {}) or {})
         headers.update(self._auth_headers(repo))
         try:
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout,
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout, verify=self.verify,
                                             allow_redirects=method in ("GET", "HEAD"), **kwargs)
         except requests.exceptions.SSLError as exc:
             raise AistackError("TLS to registry %s failed: %s" % (self.registry, exc), field="registry_ca_path",
