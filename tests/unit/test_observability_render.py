@@ -1,6 +1,8 @@
 """What the observability role renders (no cluster): the upstream charts at pinned versions with the Grafana
-datasources and dashboards, and the light mode's choices per environment (SQLite PVC in dev, PostgreSQL from a
-Secret in prd). The upstream charts cannot run here (no image can be pulled), so these are render-only."""
+datasources and dashboards, the light mode's choices per environment (SQLite PVC in dev, PostgreSQL from a
+Secret in prd), and light mode's Loki and Promtail (config, RBAC per namespace, labels, switches). The upstream
+charts cannot run here (no image can be pulled), so these are render-only; Loki and Promtail also run for real in
+tests/integration/test_observability_loki.py."""
 
 import json
 import os
@@ -89,7 +91,94 @@ def test_light_dev_sqlite_and_prd_postgres(tmp_path):
     ({"observability_environment": "prd"}, "observability_phoenix_database_secret"),
     ({"observability_phoenix_image_tag": "latest"}, "pinned"),
     ({"observability_mode": "heavy"}, "observability_mode"),
+    ({"observability_loki_retention": "a week"}, "observability_loki_retention must be a duration"),
+    ({"observability_loki_retention": "7days"}, "observability_loki_retention must be a duration"),
+    ({"observability_loki_image_tag": "latest"}, "observability_loki_image_tag must be pinned"),
+    ({"observability_promtail_image_tag": "Latest"}, "observability_promtail_image_tag must be pinned"),
+    ({"observability_promtail_pod_logs_path": "var/log/pods"}, "observability_promtail_pod_logs_path"),
 ])
 def test_bad_inputs(tmp_path, bad, needle):
     proc, _unused = render(tmp_path, **bad)
     assert proc.returncode != 0 and needle in proc.stdout
+
+
+def test_light_loki_and_promtail(tmp_path):
+    proc, objs = render(tmp_path, observability_namespace="obs", observability_loki_retention="72h",
+                        observability_loki_storage_size="3Gi", observability_promtail_pod_logs_path="/srv/pod-logs",
+                        observability_promtail_namespaces=["team-a-dev"])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    pvc = by_kind(objs, "PersistentVolumeClaim", "loki-data")[0]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "3Gi"
+    conf = yaml.safe_load(by_kind(objs, "ConfigMap", "loki-config")[0]["data"]["loki.yaml"])
+    assert conf["limits_config"]["retention_period"] == "72h"
+    assert conf["compactor"]["retention_enabled"] is True and conf["compactor"]["delete_request_store"] == "filesystem"
+    assert conf["schema_config"]["configs"][0]["object_store"] == "filesystem" and conf["server"]["http_listen_port"] == 3100
+    loki = by_kind(objs, "Deployment", "loki")[0]["spec"]["template"]
+    container = loki["spec"]["containers"][0]
+    assert container["image"] == "aistack.local/loki:3.5.7"
+    assert container["resources"]["limits"] and container["resources"]["requests"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "loki-data"}} in loki["spec"]["volumes"]
+    assert loki["metadata"]["annotations"]["checksum/config"]
+    svc = by_kind(objs, "Service", "loki")[0]["spec"]
+    assert svc["type"] == "ClusterIP" and svc["ports"][0]["port"] == 3100
+
+    # Promtail: RBAC named per namespace, pod logs from the node's kubelet directory, the promised labels.
+    role = by_kind(objs, "ClusterRole", "obs-promtail")[0]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}]
+    binding = by_kind(objs, "ClusterRoleBinding", "obs-promtail")[0]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "promtail", "namespace": "obs"}]
+    ds = by_kind(objs, "DaemonSet", "promtail")[0]["spec"]["template"]["spec"]
+    assert ds["serviceAccountName"] == "promtail"
+    volumes = {v["name"]: v for v in ds["volumes"]}
+    assert volumes["pod-logs"]["hostPath"]["path"] == "/srv/pod-logs"
+    assert volumes["positions"]["hostPath"]["path"] == "/var/lib/aistack-promtail/obs"
+    mounts = {m["name"]: m for m in ds["containers"][0]["volumeMounts"]}
+    assert mounts["pod-logs"] == {"name": "pod-logs", "mountPath": "/var/log/pods", "readOnly": True}
+    assert ds["containers"][0]["resources"]["limits"]
+    ptconf = yaml.safe_load(by_kind(objs, "ConfigMap", "promtail-config")[0]["data"]["promtail.yaml"])
+    assert ptconf["clients"][0]["url"] == "http://loki.obs.svc.cluster.local:3100/loki/api/v1/push"
+    job = ptconf["scrape_configs"][0]
+    assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["team-a-dev"]
+    targets = {}
+    for rule in job["relabel_configs"]:
+        targets.setdefault(rule["target_label"], []).append(rule["source_labels"])
+    assert targets["namespace"] == [["__meta_kubernetes_namespace"]]
+    assert targets["pod"] == [["__meta_kubernetes_pod_name"]]
+    assert targets["container"] == [["__meta_kubernetes_pod_container_name"]]
+    # the later rule wins: app.kubernetes.io/name over app
+    assert targets["app"] == [["__meta_kubernetes_pod_label_app"], ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]]
+    assert targets["tenant"] == [["__meta_kubernetes_pod_label_aistack_io_team"]]
+    assert targets["__path__"] == [["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"]]
+
+    sources = yaml.safe_load(by_kind(objs, "ConfigMap", "aistack-grafana-datasources")[0]["data"]["aistack-datasources.yaml"])
+    urls = {s["type"]: s["url"] for s in sources["datasources"]}
+    assert urls == {"prometheus": "http://prometheus.obs.svc.cluster.local:9090", "loki": "http://loki.obs.svc.cluster.local:3100"}
+
+
+def test_light_switches(tmp_path):
+    proc, objs = render(tmp_path, observability_loki_enabled=False, observability_promtail_enabled=False,
+                        observability_prometheus_enabled=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    names = {o["metadata"]["name"] for o in objs}
+    assert not names & {"loki", "loki-data", "promtail", "observability-promtail", "aistack-grafana-datasources"}
+    assert "phoenix" in names
+
+
+def test_upstream_loki_retention_and_shipper_labels(tmp_path):
+    proc, objs = render(tmp_path, observability_mode="upstream", observability_loki_retention="336h",
+                        observability_loki_storage_size="20Gi")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    releases = {o["spec"]["release"]: o["spec"] for o in by_kind(objs, "HelmRelease")}
+    loki = releases["loki"]["values"]
+    assert loki["loki"]["limits_config"]["retention_period"] == "336h"
+    assert loki["loki"]["compactor"]["retention_enabled"] is True
+    assert loki["singleBinary"]["persistence"]["size"] == "20Gi"
+    alloy = releases["alloy"]["values"]["alloy"]["configMap"]["content"]
+    for label in ("namespace", "pod", "container", "app", "tenant"):
+        assert 'target_label  = "%s"' % label in alloy
+    proc, objs = render(tmp_path, observability_mode="upstream", observability_loki_enabled=False,
+                        observability_promtail_enabled=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {o["spec"]["release"] for o in by_kind(objs, "HelmRelease")} == {"kube-prometheus-stack", "phoenix"}
+    sources = yaml.safe_load(by_kind(objs, "ConfigMap", "aistack-grafana-datasources")[0]["data"]["aistack-datasources.yaml"])
+    assert [s["type"] for s in sources["datasources"]] == ["prometheus"]
