@@ -7,12 +7,16 @@ import tasks verify it and push the images into a second, empty "site" registry,
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import parse_recap, targets_local_cluster, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images" / "registry"))
 
@@ -20,6 +24,7 @@ import imagetools as it  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "build" / "collections"
+CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
 
 pytestmark = pytest.mark.skipif(not it.LocalRegistry.available() or not os.path.exists("/usr/bin/skopeo"),
                                 reason="needs Debian's docker-registry and skopeo")
@@ -221,3 +226,148 @@ def test_bootstrap_images_into_containerd(tmp_path, registries, tmp_path_factory
         assert ref in out
     finally:
         ctd.stop()
+
+
+# ---------------------------------------------------------------- site.yml on an airgapped site, offline
+
+def _kube_server(kubeconfig):
+    import yaml
+    from urllib.parse import urlsplit
+    with open(kubeconfig) as handle:
+        server = yaml.safe_load(handle)["clusters"][0]["cluster"]["server"]
+    parts = urlsplit(server)
+    return parts.hostname, parts.port or 443
+
+
+class OfflineNetns(object):
+    """A network namespace whose only way out is the Kubernetes API: no interface but lo, the API's address
+    bound on lo, and socat carrying that one port over a unix socket to the real API server. Anything else
+    the playbook tried to reach (a chart repository, a registry, DNS) would fail."""
+
+    def __init__(self, workdir, kubeconfig):
+        self.name = "aistack-offline-%s" % uuid.uuid4().hex[:6]
+        self.sock = os.path.join(str(workdir), "api.sock")
+        self.host, self.port = _kube_server(kubeconfig)
+        self.procs = []
+
+    def __enter__(self):
+        def ip(*args):
+            subprocess.run(["ip"] + list(args), check=True, capture_output=True)
+        ip("netns", "add", self.name)
+        ip("-n", self.name, "link", "set", "lo", "up")
+        if not self.host.startswith("127."):
+            ip("-n", self.name, "addr", "add", self.host + "/32", "dev", "lo")
+        self.procs.append(subprocess.Popen(["socat", "UNIX-LISTEN:%s,fork,mode=600" % self.sock,
+                                            "TCP:%s:%d" % (self.host, self.port)]))
+        self.procs.append(subprocess.Popen(self.prefix + ["socat", "TCP-LISTEN:%d,bind=%s,fork,reuseaddr"
+                                                          % (self.port, self.host), "UNIX-CONNECT:" + self.sock]))
+        wait_until("the API bridge into %s" % self.name, lambda: os.path.exists(self.sock) and subprocess.run(
+            self.prefix + ["bash", "-c", "exec 3<>/dev/tcp/%s/%d" % (self.host, self.port)],
+            capture_output=True, check=False).returncode == 0, 20, 0.5)
+        return self
+
+    @property
+    def prefix(self):
+        return ["ip", "netns", "exec", self.name]
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
+
+
+def _demohttp_archive(path, ref):
+    binary = (CACHE / "bin" / "demohttp").resolve()
+    layer = it.Layer.from_bytes(it.tar_bytes({"demohttp": binary.read_bytes()}), str(path.parent))
+    config = it.image_config([layer], cmd=["serve"])
+    config["config"].update({"Entrypoint": ["/demohttp"], "User": "65532"})
+    it.write_docker_archive(str(path), [ref], [layer], "gzip", config=config)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("socat") or not shutil.which("ip"),
+                    reason="needs root, iproute2 and socat for the offline network namespace")
+def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collection_env, kubectl):
+    """Export on the "connected" side, import on site, then site.yml with aistack_airgap: true inside a
+    network namespace that reaches nothing but the API server. The demo workload's image keeps its
+    connected-world name; the node pulls it from the site registry through the mirror the registry layer
+    writes, because the connected registry is gone by then."""
+    certs_dir = CACHE / "cluster" / "certs.d"
+    if not targets_local_cluster() or not certs_dir.is_dir():
+        pytest.skip("writes the node's containerd mirror configuration: local cluster only")
+    source, site = registries
+    tag = uuid.uuid4().hex[:10]
+    ref = "%s/aistack-demo/demohttp:%s" % (source.address, tag)
+    archive = tmp_path / "demohttp.tar.gz"
+    _demohttp_archive(archive, ref)
+    assert it.run_module(COLLECTIONS, "aistack.platform.image_import",
+                         dict(src=str(archive), target="registry", registry=source.address))["changed"] is True
+    chart = tmp_path / "demo-0.1.0.tgz"
+    chart_tgz(str(chart))
+    charts = [dict(name="demo", version="0.1.0", path=str(chart))]
+    bundle = tmp_path / "bundle"
+    proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
+                    dict(aistack_images=[ref], airgap_image_vars=[], airgap_bootstrap_images=[], aistack_charts=charts,
+                         aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    source.stop()
+
+    charts_dir = tmp_path / "charts"
+    site_vars = dict(
+        aistack_airgap=True, aistack_charts=charts, aistack_charts_dir=str(charts_dir), aistack_kubeconfig=kubeconfig,
+        aistack_registry=site.address, aistack_registry_project="", aistack_registry_enabled=True,
+        registry_mode="external", registry_mirror_style="containerd", registry_containerd_certs_dir=str(certs_dir),
+        registry_mirror_upstreams=[source.address], registry_become=False,
+        aistack_namespaces=[dict(name=namespace)], demo_app_namespace=namespace, demo_app_image=ref,
+        aistack_app_secrets=[dict(name="demo-credentials", namespace=namespace,
+                                  data={"api-key": "{{ vault_demo_api_key }}"})])
+    extra_inventory = tmp_path / "nodes.yml"
+    extra_inventory.write_text("all:\n  children:\n    cluster_nodes:\n      hosts:\n        localhost:\n")
+
+    def site_yml(prefix=(), **overrides):
+        cmd = list(prefix) + [
+            "ansible-playbook", str(ROOT / "playbooks" / "site.yml"), "-i", str(ROOT / "inventories" / "local"),
+            "-i", str(extra_inventory), "--vault-password-file", str(ROOT / "inventories/local/vault-password.txt"),
+            "-e", json.dumps(dict(site_vars, **overrides))]
+        run = subprocess.run(cmd, env=collection_env, capture_output=True, text=True, timeout=900, cwd=str(ROOT),
+                             check=False)
+        run.recap = parse_recap(run.stdout)
+        return run
+
+    try:
+        # before the import: the preflight names the missing chart and nothing is applied
+        proc = site_yml()
+        assert proc.returncode != 0 and "demo-0.1.0.tgz" in proc.stdout and "airgap_import.yml" in proc.stdout
+        assert proc.recap.get("changed", 0) == 0
+        assert kubectl("get", "deploy", "-n", namespace, "-o", "name").stdout.strip() == ""
+
+        import_pb = tmp_path / "import.yml"
+        import_pb.write_text(IMPORT_PLAYBOOK)
+        proc = playbook(import_pb, dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address,
+                                        aistack_registry_project="", aistack_charts_dir=str(charts_dir)))
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert site.all_tags() == ["aistack-demo/demohttp:%s" % tag]
+
+        with OfflineNetns(tmp_path, kubeconfig) as netns:
+            # the namespace really is closed: no DNS server, no package index
+            probe = subprocess.run(netns.prefix + [sys.executable, "-c", (
+                "import socket, urllib.request\n"
+                "for target in (lambda: socket.create_connection(('10.255.255.53', 53), timeout=3),\n"
+                "               lambda: urllib.request.urlopen('https://pypi.org/simple/', timeout=3)):\n"
+                "    try:\n        target()\n        print('REACHED')\n    except OSError:\n        pass\n")],
+                capture_output=True, text=True, check=True)
+            assert "REACHED" not in probe.stdout
+            runs = []
+            for check in (False, False):
+                proc = site_yml(netns.prefix)
+                assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+                runs.append(proc.recap.get("changed", 0))
+            assert runs[0] > 0 and runs[1] == 0, runs
+        images = kubectl("get", "pods", "-n", namespace, "-o",
+                         "jsonpath={.items[*].status.containerStatuses[*].imageID}").stdout
+        assert "aistack-demo/demohttp" in images, images
+        ready = kubectl("get", "deploy", "-n", namespace, "-o", "jsonpath={.items[*].status.readyReplicas}").stdout
+        assert ready.strip() not in ("", "0"), ready
+    finally:
+        for name in (site.address, source.address):
+            shutil.rmtree(str(certs_dir / name), ignore_errors=True)
