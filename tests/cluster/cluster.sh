@@ -13,6 +13,7 @@
 #   cluster.sh import-image REF   copy an image from the Docker engine into the cluster's containerd
 #   cluster.sh import-archive F   import an image archive (docker-archive/OCI tar) into containerd
 #   cluster.sh containerd-socket  print the cluster containerd's socket path
+#   cluster.sh loki               build (or reuse) Loki and Promtail; print their bin directory
 #
 # Everything lands under $AISTACK_CACHE (default ~/.cache/aistack): Go caches, binaries and images
 # keyed by version (kept), and cluster/ with the running cluster's state (removed by `down`).
@@ -103,6 +104,13 @@ go_main() {
   mkdir -p "$out"
   (cd "$HERE/go/$dir" && go build -trimpath -ldflags "-s -w" -o "$out/$name" .)
   touch "$out/.built"
+}
+
+# Loki and Promtail for the observability role's light mode: one `go build` so they share compiled packages.
+# Not part of `build`: only the observability tests need them (their image helper calls `cluster.sh loki`).
+build_loki() {
+  go_tools "Loki and Promtail $LOKI_VERSION" loki "$CACHE/loki-$LOKI_VERSION/bin" \
+    "-X github.com/grafana/loki/v3/pkg/util/build.Version=${LOKI_VERSION#v}"
 }
 
 # Source hash of a project-written Go program, so an edit rebuilds it.
@@ -563,5 +571,6 @@ case ${1:-} in
     [[ -f ${2:-} ]] || die "usage: cluster.sh import-archive FILE"
     ctr -a "$CTRD_SOCK" -n k8s.io images import "$2" >/dev/null ;;
   containerd-socket) echo "$CTRD_SOCK" ;;
+  loki) build_loki; echo "$CACHE/loki-$LOKI_VERSION/bin" ;;
   *) sed -n '2,20p' "$0"; exit 2 ;;
 esac
