@@ -278,3 +278,40 @@ def test_registry_role_host_mode(tmp_path, run_playbook):
         if htpasswd.exists():
             htpasswd.unlink()
         shutil.rmtree(str(workdir), ignore_errors=True)
+
+
+def test_mirror_k3s_registries_yaml(tmp_path, run_playbook):
+    """k3s style: registries.yaml with the site registry, public names rewritten under the project, auth and
+    TLS for the site registry; the password never printed. (k3s itself cannot run here; the file is what k3s
+    reads: mirrors.<name>.endpoint / rewrite, configs.<name>.auth / tls.)"""
+    target = tmp_path / "etc" / "rancher" / "k3s" / "registries.yaml"
+    playbook = tmp_path / "mirror.yml"
+    playbook.write_text(MIRROR_PLAYBOOK)
+    extra = dict(registry_mirror_style="k3s", registry_k3s_config_file=str(target), registry_become=False,
+                 registry_address="registry.site.example:30500", registry_tls_cert_file="/etc/ssl/site.crt",
+                 registry_mirror_upstreams=["docker.io", "ghcr.io"], registry_project="aistack",
+                 registry_mirror_username="puller", registry_mirror_password="pull-s3cret",
+                 registry_mirror_ca_file="/etc/ssl/site-ca.crt", registry_mirror_restart=False)
+    runs = []
+    for check in (True, False, True, False):
+        proc = run_playbook(playbook, extra_vars=extra, check=check, diff=True)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert "pull-s3cret" not in proc.stdout
+        runs.append(proc.recap.get("changed", 0))
+        if check and runs == [runs[0]]:
+            assert not target.exists()
+    assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    import yaml
+    doc = yaml.safe_load(target.read_text())
+    site = "https://registry.site.example:30500"
+    assert doc["mirrors"]["registry.site.example:30500"] == {"endpoint": [site]}
+    for upstream in ("docker.io", "ghcr.io"):
+        assert doc["mirrors"][upstream] == {"endpoint": [site], "rewrite": {"^(.*)$": "aistack/$1"}}
+    assert doc["configs"] == {"registry.site.example:30500": {
+        "auth": {"username": "puller", "password": "pull-s3cret"},
+        "tls": {"ca_file": "/etc/ssl/site-ca.crt", "insecure_skip_verify": False}}}
+
+    proc = run_playbook(playbook, extra_vars=dict(extra, registry_mirror_style="cri-o"))
+    assert proc.returncode != 0 and "registry_mirror_style" in proc.stdout and "k3s, containerd" in proc.stdout
+    assert yaml.safe_load(target.read_text()) == doc
