@@ -53,6 +53,8 @@ def test_light_mode(run_playbook, kubectl, namespace, tmp_path, observability_im
     extra = {"observability_namespace": ns, "observability_environment": "dev",
              "observability_phoenix_storage_size": "256Mi", "observability_prometheus_scrape_interval": "5s",
              "observability_prometheus_namespaces": [ns], "observability_wait_timeout": 240,
+             # Loki and Promtail: test_observability_loki.py
+             "observability_loki_enabled": False, "observability_promtail_enabled": False,
              "observability_phoenix_resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                                                  "limits": {"cpu": "1", "memory": "1Gi"}}}
     try:
