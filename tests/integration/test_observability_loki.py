@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import CACHE, targets_local_cluster, wait_until
 
@@ -108,6 +109,10 @@ def test_pod_logs_reach_loki_with_labels(run_playbook, kubectl, namespace, playb
         assert again.returncode == 0 and again.recap["changed"] == 0, again.stdout[-4000:]
 
         kubectl("-n", ns, "rollout", "status", "daemonset/promtail", "--timeout=120s")
+        # The running Loki's effective configuration carries the inventory's retention (168h prints as 1w).
+        running = yaml.safe_load(kubectl("get", "--raw", "/api/v1/namespaces/%s/services/loki:3100/proxy/config" % ns).stdout)
+        assert running["limits_config"]["retention_period"] in ("168h", "1w")
+        assert running["compactor"]["retention_enabled"] is True
         datasources = kubectl("-n", ns, "get", "configmap", "aistack-grafana-datasources", "-o",
                               "jsonpath={.data.aistack-datasources\\.yaml}").stdout
         assert "http://loki.%s.svc.cluster.local:3100" % ns in datasources
