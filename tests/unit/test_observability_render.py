@@ -58,6 +58,32 @@ def test_upstream_charts_pinned_with_grafana_configmaps(tmp_path):
     assert any("langgraph_worker_jobs_total" in t["expr"] for p in dash["panels"] for t in p["targets"])
 
 
+def test_a_dashboard_per_app_family(tmp_path):
+    """langflow, lightrag, langgraph-worker: each valid JSON with unique panel ids, a namespace variable, the
+    resource/restart/OOM panels scoped to the family's pods, and request rate, errors and latency for the HTTP
+    families."""
+    proc, objs = render(tmp_path, observability_mode="upstream")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    pods = {"langflow": ".*-langflow(-runtime)?-.*", "lightrag": ".*lightrag.*", "langgraph-worker": ".*langgraph-worker.*"}
+    for family, pod_regex in pods.items():
+        dash = json.loads(by_kind(objs, "ConfigMap", "aistack-dashboard-" + family)[0]["data"][family + ".json"])
+        assert dash["uid"] == "aistack-" + family
+        assert [v["name"] for v in dash["templating"]["list"]] == ["namespace"]
+        ids = [p["id"] for p in dash["panels"]]
+        assert len(ids) == len(set(ids)), ids
+        exprs = {p["title"]: p["targets"][0]["expr"] for p in dash["panels"]}
+        for metric in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                       "kube_pod_container_status_restarts_total", 'reason="OOMKilled"'):
+            hits = [e for e in exprs.values() if metric in e]
+            assert hits and all('pod=~"%s"' % pod_regex in e for e in hits), (family, metric)
+        assert any(p["type"] == "logs" for p in dash["panels"])
+        http = [e for e in exprs.values() if "traefik_service_re" in e]
+        if family == "langgraph-worker":
+            assert not http
+        else:
+            assert any('code=~"5.."' in e for e in http) and any("histogram_quantile" in e for e in http), family
+
+
 def test_light_dev_sqlite_and_prd_postgres(tmp_path):
     (tmp_path / "dev").mkdir()
     proc, objs = render(tmp_path / "dev", observability_namespace="obs")
