@@ -36,6 +36,20 @@ def _ensure_collection_link():
 _ensure_collection_link()
 
 
+def run_role(tmp_path, role, extra_vars, timeout=300):
+    """ansible-playbook of a one-role play on localhost with the collection on its path -> CompletedProcess.
+    For render tests: no fixture needed, the role's own render-dir variable keeps it off any cluster."""
+    playbook = tmp_path / "render.yml"
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - aistack.platform.%s\n" % role)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return subprocess.run(["ansible-playbook", str(playbook), "-i", "localhost,", "-c", "local", "-e",
+                           json.dumps(extra_vars)], env=env, capture_output=True, text=True, check=False,
+                          timeout=timeout)
+
+
 def local_kubeconfig():
     return str(CACHE / "cluster" / "kubeconfig")
 
@@ -169,6 +183,16 @@ def run_playbook(collection_env):
         return proc
 
     return _run
+
+
+def converge_sequence(run_playbook, playbook, extra_vars, **kwargs):
+    """check -> apply -> check -> apply; each run must succeed. Returns the four ``changed`` counts."""
+    runs = []
+    for check in (True, False, True, False):
+        proc = run_playbook(playbook, extra_vars=extra_vars, check=check, **kwargs)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        runs.append(proc.recap.get("changed", 0))
+    return runs
 
 
 def wait_until(what, fn, timeout, interval=1.0):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import targets_local_cluster, wait_until
+from conftest import converge_sequence, targets_local_cluster, wait_until
 import requests
 
 HERE = Path(__file__).resolve()
@@ -79,11 +79,7 @@ def test_registry_role_in_cluster(tmp_path, namespace, kubectl, run_playbook, ku
     extra = dict(registry_namespace=namespace, registry_image=tag, registry_image_pull_policy="Never",
                  registry_node_port=node_port, registry_storage_size="1Gi", aistack_kubeconfig=kubeconfig,
                  registry_wait_timeout=240)
-    runs = []
-    for check in (True, False, True, False):
-        proc = run_playbook(playbook, extra_vars=extra, check=check)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-        runs.append(proc.recap.get("changed", 0))
+    runs = converge_sequence(run_playbook, playbook, extra)
     assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
 
     # NodePorts answer on localhost on k3s; a cluster whose kube-proxy serves them on the node address only
@@ -226,11 +222,7 @@ def test_registry_role_host_mode(tmp_path, run_playbook):
     extra = dict(registry_mode="host", registry_node_port=port, registry_host_storage_dir=str(workdir / "data"),
                  registry_become=False, registry_wait_timeout=60)
     try:
-        runs = []
-        for check in (True, False, True, False):
-            proc = run_playbook(playbook, extra_vars=extra, check=check)
-            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-            runs.append(proc.recap.get("changed", 0))
+        runs = converge_sequence(run_playbook, playbook, extra)
         assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
         assert requests.get("http://127.0.0.1:%d/v2/" % port, timeout=5).status_code == 200
         address = "127.0.0.1:%d" % port

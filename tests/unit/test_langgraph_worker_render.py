@@ -2,30 +2,16 @@
 needs a real Firebase project), exposure, HPA and digests. The Redis path runs for real in
 tests/integration/test_langgraph_worker.py."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTIONS = ROOT / "build" / "collections"
+from conftest import run_role
 
 
 def render(tmp_path, **extra):
-    playbook = tmp_path / "render.yml"
-    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - aistack.platform.langgraph_worker\n")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     extra = dict({"langgraph_worker_render_dir": str(tmp_path), "langgraph_worker_env_secret": "worker-env",
                   "langgraph_worker_namespace": "team-a-dev"}, **extra)
-    proc = subprocess.run(["ansible-playbook", str(playbook), "-i", "localhost,", "-c", "local", "-e", json.dumps(extra)],
-                          env=env, capture_output=True, text=True, check=False, timeout=300)
+    proc = run_role(tmp_path, "langgraph_worker", extra)
     objs = yaml.safe_load((tmp_path / "langgraph-worker.yml").read_text()) if proc.returncode == 0 else None
     return proc, objs
 
