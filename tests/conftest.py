@@ -8,6 +8,7 @@ ANSIBLE_COLLECTIONS_PATH, so argspec, check mode, diff and no_log are exercised 
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -228,3 +229,63 @@ def namespace(kubectl):
     name = "t-" + uuid.uuid4().hex[:10]
     yield name
     kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false", check=False)
+
+
+# ---------------------------------------------------------------- failure reports
+# When an integration test fails against the local cluster, say what state the cluster was in: "pod still
+# Pending" or "could not translate host name" is a symptom; the cause (a component that exited, a node
+# condition or taint, CoreDNS not ready, an eviction) is in the cluster. The report is attached to the
+# failing test's output, so a CI log shows it next to the first failure.
+
+_KUBELET_SIGNALS = re.compile(r"evict|pressure|taint|OOM|no space left|failed to", re.IGNORECASE)
+
+
+def _run(cmd, timeout=20):
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "(%s: %s)" % (" ".join(cmd[:3]), exc)
+    return (proc.stdout + proc.stderr).strip()
+
+
+def _tail_matching(path, pattern, lines):
+    try:
+        with open(path, errors="replace") as handle:
+            hits = [line.rstrip() for line in handle if pattern.search(line)]
+    except OSError as exc:
+        return "(%s)" % exc
+    return "\n".join(line[:300] for line in hits[-lines:]) or "(nothing matching)"
+
+
+def cluster_health_report():
+    """Text: status of every component, node conditions and taints, pods that are not Running/Completed,
+    recent warning events, and kubelet log lines about evictions or pressure."""
+    status = _run([str(CLUSTER_SH), "status"])
+    resources = ("## disk and memory\n%s\n%s" % (_run(["df", "-h", str(CACHE)]), _run(["free", "-m"])))
+    if not os.path.exists(local_kubeconfig()):
+        return "## cluster.sh status\n%s\n%s" % (status, resources)
+    kubectl = ["kubectl", "--kubeconfig", local_kubeconfig(), "--request-timeout=10s"]
+    node_fmt = ("jsonpath={range .items[*]}{.metadata.name}: "
+                "{range .status.conditions[*]}{.type}={.status} {end}taints={.spec.taints}{'\\n'}{end}")
+    parts = [
+        ("cluster.sh status", status),
+        ("node conditions", _run(kubectl + ["get", "nodes", "-o", node_fmt])),
+        ("pods not running", _run(kubectl + ["get", "pods", "-A", "--field-selector",
+                                             "status.phase!=Running,status.phase!=Succeeded"])),
+        ("system pods", _run(kubectl + ["get", "pods", "-n", "kube-system", "-o", "wide"]) + "\n"
+         + _run(kubectl + ["get", "pods", "-n", "local-path-storage", "-o", "wide"])),
+        ("warning events (last 15)", "\n".join(_run(kubectl + [
+            "get", "events", "-A", "--field-selector", "type=Warning", "--sort-by=.lastTimestamp"]).splitlines()[-15:])),
+        ("kubelet log (evictions, pressure, failures; last 15)",
+         _tail_matching(str(CACHE / "cluster" / "logs" / "kubelet.log"), _KUBELET_SIGNALS, 15)),
+    ]
+    return "\n".join("## %s\n%s" % (title, body) for title, body in parts) + "\n" + resources
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if (report.when in ("setup", "call") and report.failed and "integration" in item.nodeid.split("/")
+            and targets_local_cluster()):
+        report.sections.append(("local cluster at failure", cluster_health_report()))
