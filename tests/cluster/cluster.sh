@@ -34,6 +34,7 @@ CTRD_SOCK=$RUN/containerd/containerd.sock
 CTRD_ROOT=$CACHE/containerd
 NODE=aistack-local
 KCFG=$STATE/kubeconfig
+COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy"
 export GOCACHE=$CACHE/go-build GOMODCACHE=$CACHE/go-mod GOFLAGS=-mod=mod CGO_ENABLED=0
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -271,21 +272,40 @@ start_proc() { # start_proc NAME CMD...
   log "started $name (pid $!, log $LOGS/$name.log)"
 }
 
-proc_alive() {
-  local f=$STATE/pids/$1.pid
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+# proc_pid NAME: print the PID of component NAME when it runs. A PID alone is not proof: the state
+# directory outlives a machine restart, after which the recorded PID may name an unrelated process
+# (which `up` would then take for the component, and `down` would kill). The program's name must match.
+proc_pid() {
+  local f=$STATE/pids/$1.pid pid argv0
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+  [[ ${argv0##*/} == "$1" ]] || return 1
+  echo "$pid"
 }
+
+proc_alive() { proc_pid "$1" >/dev/null; }
 
 stop_proc() {
   local f=$STATE/pids/$1.pid pid
   [[ -f $f ]] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid=$(proc_pid "$1"); then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
+}
+
+# True when a state directory exists but none of its components runs: the machine restarted (or the
+# processes were killed) without `down`. Its etcd data, pod sandboxes, IP allocations and cached object
+# status describe a cluster that is gone, so `up` clears it first instead of resuming from it.
+stale_state() {
+  [[ -d $STATE ]] || return 1
+  local p
+  for p in $COMPONENTS; do proc_alive "$p" && return 1; done
+  return 0
 }
 
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KCFG" "$@"; }
@@ -303,8 +323,8 @@ system_ready() { deploy_available kube-system coredns && deploy_available local-
 status() {
   [[ -f $KCFG ]] || { echo "down: no cluster state in $STATE"; return 1; }
   local p bad=0
-  for p in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
-    if ! proc_alive $p; then echo "down: $p is not running"; bad=1; fi
+  for p in $COMPONENTS; do
+    if ! proc_alive "$p"; then echo "down: $p is not running"; bad=1; fi
   done
   ((bad)) && return 1
   api_ready || { echo "down: /readyz does not answer ok"; return 1; }
@@ -446,6 +466,10 @@ up() {
   build
   forward_rules -I
   if status >/dev/null 2>&1; then log "already up"; status; return 0; fi
+  if stale_state; then
+    log "found the state of a cluster none of whose components runs (machine restarted?): clearing it"
+    down
+  fi
   local ip start=$SECONDS
   ip=$(node_ip)
   log "node $NODE at $ip"
@@ -501,6 +525,12 @@ down() {
   local start=$SECONDS
   stop_proc kubelet
   stop_proc kube-proxy
+  # After a restart nothing runs, but containerd's store still lists the old pod containers: start it
+  # once on its own config so they are removed like those of a running cluster.
+  if ! proc_alive containerd && [[ -f $STATE/containerd.toml ]]; then
+    start_proc containerd containerd --config "$STATE/containerd.toml"
+    wait_for "containerd socket (to remove old containers)" 30 ctr -a "$CTRD_SOCK" version || true
+  fi
   if ctr -a "$CTRD_SOCK" version >/dev/null 2>&1; then
     local c
     for c in $(ctr -a "$CTRD_SOCK" -n k8s.io containers ls -q 2>/dev/null); do

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CACHE
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_IMAGE = "aistack.local/postgres:17"
 REDIS_IMAGE = "aistack.local/redis:8"
@@ -54,7 +56,7 @@ def _env():
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(ROOT)
     env["ANSIBLE_COLLECTIONS_PATH"] = str(colls)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(Path.home() / ".cache/aistack/bin"), env["PATH"]])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(CACHE / "bin"), env["PATH"]])
     env["ANSIBLE_NOCOLOR"] = "1"
     return env
 
