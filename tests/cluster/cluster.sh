@@ -280,7 +280,7 @@ proc_pid() {
   [[ -f $f ]] || return 1
   pid=$(cat "$f")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+  IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" 2>/dev/null || [[ -n ${argv0:-} ]] || return 1
   [[ ${argv0##*/} == "$1" ]] || return 1
   echo "$pid"
 }
@@ -568,6 +568,11 @@ docker_up() {
   host_packages
   if docker info >/dev/null 2>&1; then return 0; fi
   mkdir -p "$CACHE/logs"
+  # dockerd refuses to start while its PID file names a live process; after a restart that may be any program.
+  local pid argv0=
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  [[ -n $pid ]] && { IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" || true; } 2>/dev/null
+  if [[ -n $pid && ${argv0##*/} != dockerd ]]; then rm -f /var/run/docker.pid; fi
   log "starting dockerd (log $CACHE/logs/dockerd.log)"
   setsid nohup dockerd >>"$CACHE/logs/dockerd.log" 2>&1 </dev/null &
   wait_for "dockerd" 60 docker info
