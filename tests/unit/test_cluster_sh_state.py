@@ -39,4 +39,3 @@ def test_pid_of_another_program_is_not_a_component(stale_state):
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == ["down: %s is not running" % name for name in COMPONENTS]
     assert unrelated.poll() is None  # only looked at, not signalled
-
