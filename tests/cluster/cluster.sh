@@ -276,13 +276,19 @@ start_proc() { # start_proc NAME CMD...
 # directory outlives a machine restart, after which the recorded PID may name an unrelated process
 # (which `up` would then take for the component, and `down` would kill). The program's name must match.
 proc_pid() {
-  local f=$STATE/pids/$1.pid pid argv0
+  local f=$STATE/pids/$1.pid pid
   [[ -f $f ]] || return 1
   pid=$(cat "$f")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" 2>/dev/null || [[ -n ${argv0:-} ]] || return 1
-  [[ ${argv0##*/} == "$1" ]] || return 1
+  pid_runs "$pid" "$1" || return 1
   echo "$pid"
+}
+
+# pid_runs PID PROGRAM: true when PID is alive and its argv[0] names PROGRAM.
+pid_runs() {
+  local argv0=
+  [[ $1 =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null || return 1
+  IFS= read -r -d '' argv0 <"/proc/$1/cmdline" 2>/dev/null || [[ -n $argv0 ]] || return 1
+  [[ ${argv0##*/} == "$2" ]]
 }
 
 proc_alive() { proc_pid "$1" >/dev/null; }
@@ -569,10 +575,9 @@ docker_up() {
   if docker info >/dev/null 2>&1; then return 0; fi
   mkdir -p "$CACHE/logs"
   # dockerd refuses to start while its PID file names a live process; after a restart that may be any program.
-  local pid argv0=
+  local pid
   pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-  [[ -n $pid ]] && { IFS= read -r -d '' argv0 <"/proc/$pid/cmdline" || true; } 2>/dev/null
-  if [[ -n $pid && ${argv0##*/} != dockerd ]]; then rm -f /var/run/docker.pid; fi
+  if [[ -n $pid ]] && ! pid_runs "$pid" dockerd; then rm -f /var/run/docker.pid; fi
   log "starting dockerd (log $CACHE/logs/dockerd.log)"
   setsid nohup dockerd >>"$CACHE/logs/dockerd.log" 2>&1 </dev/null &
   wait_for "dockerd" 60 docker info
