@@ -6,7 +6,8 @@
 # Python v1 tool (1.29) and the PyPI `docker-compose` package is that same v1, so neither works for
 # docker_compose_v2 (it needs the CLI plugin, >= 2.18).
 #
-# Needs: apt sources that include trixie (as on this project's machines), root.
+# Needs: root. Adds trixie to apt's sources itself (tests/images/apt-suite.sh, pinned low so bookworm
+# stays the default): a stock Debian 12 machine has bookworm alone.
 # Pinned: COMPOSE_DEB_VERSION (default below). Idempotent: does nothing when that version is installed.
 set -euo pipefail
 
@@ -19,11 +20,11 @@ if [ "$installed" = "install ok installed ${COMPOSE_DEB_VERSION}" ] && docker co
 fi
 
 if ! apt-cache madison docker-compose 2>/dev/null | grep -q " ${COMPOSE_DEB_VERSION} "; then
-    apt-get update -qq
+    "$(dirname "$0")/apt-suite.sh" trixie
 fi
 if ! apt-cache madison docker-compose | grep -q " ${COMPOSE_DEB_VERSION} "; then
     echo "docker-compose ${COMPOSE_DEB_VERSION} is not in the configured apt sources;" >&2
-    echo "add trixie to the sources or set COMPOSE_DEB_VERSION to one 'apt-cache madison docker-compose' lists" >&2
+    echo "trixie was added to the sources; set COMPOSE_DEB_VERSION to one 'apt-cache madison docker-compose' lists" >&2
     exit 1
 fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
