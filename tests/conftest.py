@@ -37,6 +37,13 @@ def _ensure_collection_link():
 _ensure_collection_link()
 
 
+def local_image_vars():
+    """The role variables that point the roles at the images built here (inventories/local's images.yml):
+    the tests run what the local site runs."""
+    import yaml
+    return yaml.safe_load((ROOT / "inventories" / "local" / "group_vars" / "all" / "images.yml").read_text())
+
+
 def run_role(tmp_path, role, extra_vars, timeout=300):
     """ansible-playbook of a one-role play on localhost with the collection on its path -> CompletedProcess.
     For render tests: no fixture needed, the role's own render-dir variable keeps it off any cluster."""

@@ -7,20 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.aistack.platform.plugins.module_utils import k3s
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-
-
-def _wrap(fn):
-    def _inner(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except AistackError as err:
-            raise AnsibleFilterError(str(err))
-    _inner.__name__ = fn.__name__
-    return _inner
+from ansible_collections.aistack.platform.plugins.plugin_utils.filters import wrap as _wrap
 
 
 def k3s_validate(params):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import local_image_vars, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
@@ -98,7 +98,7 @@ def playbook(tmp_path):
 
 
 def _vars(ns, **extra):
-    base = {"langgraph_worker_namespace": ns, "langgraph_worker_name": "worker",
+    base = {**local_image_vars(), "langgraph_worker_namespace": ns, "langgraph_worker_name": "worker",
             "langgraph_worker_env_secret": "worker-env", "langgraph_worker_credentials_secret": "worker-creds",
             "langgraph_worker_image_pull_policy": "Never", "langgraph_worker_termination_grace_seconds": 2,
             "langgraph_worker_liveness_initial_delay": 5, "langgraph_worker_readiness_initial_delay": 1,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import local_image_vars, wait_until
 
 from test_langgraph_worker import ensure_image
 
@@ -50,7 +50,7 @@ def test_light_mode(run_playbook, kubectl, namespace, tmp_path, observability_im
     ns = namespace
     playbook = tmp_path / "obs.yml"
     playbook.write_text("- hosts: localhost\n  gather_facts: false\n  roles:\n    - aistack.platform.observability\n")
-    extra = {"observability_namespace": ns, "observability_environment": "dev",
+    extra = {**local_image_vars(), "observability_namespace": ns, "observability_environment": "dev",
              "observability_phoenix_storage_size": "256Mi", "observability_prometheus_scrape_interval": "5s",
              "observability_prometheus_namespaces": [ns], "observability_wait_timeout": 240,
              # Loki and Promtail: test_observability_loki.py

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CACHE, targets_local_cluster, wait_until
+from conftest import CACHE, local_image_vars, targets_local_cluster, wait_until
 
 from test_langgraph_worker import _docker_has, ensure_image
 
@@ -49,7 +49,7 @@ def playbook(tmp_path):
 def _vars(ns, tmp_path, **extra):
     # The local cluster's kubelet writes pod logs under its state directory (podLogsDir), not /var/log/pods.
     pod_logs = str(CACHE / "cluster" / "pod-logs") if targets_local_cluster() else "/var/log/pods"
-    base = {"observability_namespace": ns, "observability_environment": "dev",
+    base = {**local_image_vars(), "observability_namespace": ns, "observability_environment": "dev",
             "observability_phoenix_enabled": False, "observability_prometheus_enabled": False,
             "observability_loki_enabled": True, "observability_promtail_enabled": True,
             "observability_loki_image_pull_policy": "Never", "observability_promtail_image_pull_policy": "Never",

@@ -51,7 +51,7 @@ def test_expose_hpa_digest(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     dep = kind(objs, "Deployment")[0]
     assert "replicas" not in dep["spec"]
-    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "aistack.local/langgraph-worker@" + digest
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "aistack/langgraph-worker@" + digest
     assert kind(objs, "Service")[0]["spec"]["type"] == "LoadBalancer"
     hpa = kind(objs, "HorizontalPodAutoscaler")[0]
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)

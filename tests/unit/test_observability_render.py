@@ -128,7 +128,7 @@ def test_light_loki_and_promtail(tmp_path):
     assert conf["schema_config"]["configs"][0]["object_store"] == "filesystem" and conf["server"]["http_listen_port"] == 3100
     loki = by_kind(objs, "Deployment", "loki")[0]["spec"]["template"]
     container = loki["spec"]["containers"][0]
-    assert container["image"] == "aistack.local/loki:3.5.7"
+    assert container["image"] == "docker.io/grafana/loki:3.5.7"
     assert container["resources"]["limits"] and container["resources"]["requests"]
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "loki-data"}} in loki["spec"]["volumes"]
     assert loki["metadata"]["annotations"]["checksum/config"]

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+"""Langflow tenants -> releases and the PostgreSQL consumers the databases role creates for them."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aistack.platform.plugins.filter.langflow import FilterModule
+from ansible_collections.aistack.platform.plugins.module_utils import langflow
+
+ENVS = {"dev": {"database_type": "postgresql"}, "stg": {"database_type": "postgresql"},
+        "lab": {"database_type": "sqlite"}}
+FILTERS = FilterModule().filters()
+
+
+def test_releases_one_per_plane_and_environment():
+    rels = langflow.releases([{"team": "team-a", "environments": ["dev", "lab"]}], ENVS)
+    assert [(r["release"], r["namespace"], r["database_type"], r["database"]) for r in rels] == [
+        ("team-a-langflow-dev", "team-a-dev", "postgresql", "langflow_team_a_dev_ide"),
+        ("team-a-langflow-runtime-dev", "team-a-dev", "postgresql", "langflow_team_a_dev_runtime"),
+        ("team-a-langflow-lab", "team-a-lab", "sqlite", "langflow_team_a_lab_ide"),
+        ("team-a-langflow-runtime-lab", "team-a-lab", "sqlite", "langflow_team_a_lab_runtime"),
+    ]
+    # the login role is the database's own unless the tenant names one
+    assert {r["user"] for r in rels} == {r["database"] for r in rels}
+
+
+def test_consumers_only_for_the_sites_postgresql():
+    tenants = [{"team": "a", "environments": ["dev", "lab"]},
+               {"team": "b", "environments": ["dev"], "runtime": False},
+               {"team": "ext", "environments": ["dev"], "database_host": "pg.other"}]
+    pw = {"a-langflow-dev": "p1", "a-langflow-runtime-dev": "p2", "b-langflow-dev": "p3"}
+    out = FILTERS["langflow_database_consumers"](tenants, ENVS, pw)
+    assert out == [
+        {"name": "a-langflow-dev", "database": "langflow_a_dev_ide", "user": "langflow_a_dev_ide",
+         "password": "p1", "namespace": "a-dev", "extensions": []},
+        {"name": "a-langflow-runtime-dev", "database": "langflow_a_dev_runtime", "user": "langflow_a_dev_runtime",
+         "password": "p2", "namespace": "a-dev", "extensions": []},
+        {"name": "b-langflow-dev", "database": "langflow_b_dev_ide", "user": "langflow_b_dev_ide",
+         "password": "p3", "namespace": "b-dev", "extensions": []},
+    ]
+
+
+@pytest.mark.parametrize("tenants, passwords, field", [
+    ([{"environments": ["dev"]}], {}, "langflow_tenants[0].team"),
+    ([{"team": "a", "environments": ["qa"]}], {}, "langflow_tenants[0].environments"),
+    ([{"team": "a", "environments": ["dev"]}], {"a-langflow-dev": "x"}, "langflow_database_passwords['a-langflow-runtime-dev']"),
+])
+def test_bad_input_names_the_field_and_the_fix(tenants, passwords, field):
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS["langflow_database_consumers"](tenants, ENVS, passwords)
+    assert str(err.value).startswith(field + ": ") and "Fix: " in str(err.value)
