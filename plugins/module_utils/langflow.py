@@ -54,12 +54,13 @@ def releases(tenants, environments, ide_service="langflow", runtime_service="lan
     return out
 
 
-def database_consumers(tenants, environments, passwords, ide_service="langflow",
-                       runtime_service="langflow-runtime"):
+def database_consumers(tenants, environments, passwords, passwords_var="vault_langflow_database_passwords",
+                       ide_service="langflow", runtime_service="langflow-runtime"):
     """The databases role's PostgreSQL consumers for the tenants' releases that use the site's PostgreSQL:
     one per release, its Secret in the tenant namespace. Tenants on a database of their own
     (database_host or database_password_secret set) are left out. A missing password is an error that
-    names the release, before anything is touched."""
+    names the release and ``passwords_var`` (the variable the caller took ``passwords`` from), before
+    anything is touched."""
     out = []
     for rel in releases(tenants, environments, ide_service, runtime_service):
         if rel["database_type"] != "postgresql" or rel["external"]:
@@ -67,8 +68,8 @@ def database_consumers(tenants, environments, passwords, ide_service="langflow",
         password = (passwords or {}).get(rel["release"])
         if not password:
             raise AistackError("release %s uses the site's PostgreSQL but has no password." % rel["release"],
-                               field="langflow_database_passwords['%s']" % rel["release"],
-                               fix="add a vaulted password for it to langflow_database_passwords")
+                               field="%s['%s']" % (passwords_var, rel["release"]),
+                               fix="add a vaulted password for it to %s" % passwords_var)
         out.append({"name": rel["release"], "database": rel["database"], "user": rel["user"],
                     "password": password, "namespace": rel["namespace"], "extensions": []})
     return out

@@ -46,9 +46,15 @@ def test_consumers_only_for_the_sites_postgresql():
 @pytest.mark.parametrize("tenants, passwords, field", [
     ([{"environments": ["dev"]}], {}, "langflow_tenants[0].team"),
     ([{"team": "a", "environments": ["qa"]}], {}, "langflow_tenants[0].environments"),
-    ([{"team": "a", "environments": ["dev"]}], {"a-langflow-dev": "x"}, "langflow_database_passwords['a-langflow-runtime-dev']"),
+    ([{"team": "a", "environments": ["dev"]}], {"a-langflow-dev": "x"}, "vault_langflow_database_passwords['a-langflow-runtime-dev']"),
 ])
 def test_bad_input_names_the_field_and_the_fix(tenants, passwords, field):
     with pytest.raises(AnsibleFilterError) as err:
         FILTERS["langflow_database_consumers"](tenants, ENVS, passwords)
     assert str(err.value).startswith(field + ": ") and "Fix: " in str(err.value)
+
+
+def test_error_names_the_callers_variable():
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS["langflow_database_consumers"]([{"team": "a", "environments": ["dev"]}], ENVS, {}, "site_pw")
+    assert str(err.value).startswith("site_pw['a-langflow-dev']: ")
