@@ -134,6 +134,14 @@ class TenantRunner(object):
             if obj is None or key not in (obj.get("data") or {}):
                 if optional:
                     continue
+                if self.check_mode and obj is None:
+                    # A fresh site in check mode: the layer that writes this Secret (the databases role, the
+                    # vault Secrets) ran in check mode too, so it cannot exist yet. Report, do not fail; the
+                    # real run still refuses before touching anything.
+                    self.warn("%s: Secret %s/%s does not exist yet; a real run fails here unless an earlier task "
+                              "creates it." % (field, self.namespace, secret))
+                    triggers["secret/" + secret] = ""
+                    continue
                 raise AistackError("Secret %s/%s %s." % (self.namespace, secret,
                                                          "has no key '%s'" % key if obj else "does not exist"),
                                    field=field, fix="create the Secret with key '%s' in namespace %s first, or "

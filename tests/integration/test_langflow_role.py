@@ -1,9 +1,11 @@
-"""The langflow role on the real cluster: IDE + runtime per tenant and environment, Langflow's env set
-as a real Langflow needs it, idempotent on the second run.
+"""The langflow role's objects for several environments: IDE + runtime per tenant and environment, Langflow's
+env set as a real Langflow needs it, idempotent on the second run.
 
-Langflow's own image cannot be pulled here, so the role runs with a stand-in image (the project's
-demohttp listening on Langflow's port 7860); everything the role controls (names, env, Secrets,
-volumes, HPA, hosts) is asserted on the objects the API server holds.
+The real Langflow runs in test_langflow_real.py (one environment, on PostgreSQL). This test covers two
+environments at once (4 releases, 6 pods with the runtime HPA's minimum), which the real image (about 1 GiB
+and 40-60 s of CPU to start, each) cannot fit on the 2-core test machine next to the rest of the suite, so
+its pods run a stand-in: the project's demohttp listening on Langflow's port 7860. Everything the role
+controls (names, env, Secrets, volumes, HPA, hosts) is asserted on the objects the API server holds.
 """
 
 import json

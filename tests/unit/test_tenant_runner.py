@@ -234,6 +234,25 @@ def test_missing_referenced_secret_fails_before_writes():
     assert info.value.field == "database.password_secret" and kube.writes == []
 
 
+def test_missing_referenced_secret_in_check_mode_warns_and_reports_a_change():
+    """A fresh site in check mode: the Secret an earlier layer writes cannot exist yet."""
+    kube = MemKube()
+    warnings = []
+    db = dict(params()["database"], password=None, password_secret={"name": "pg-creds", "key": "password"})
+    helm = FakeHelm(kube)
+    runner = TenantRunner(params(database=db), kube, lambda: helm, check_mode=True, warn=warnings.append)
+    result = runner.present()
+    assert result["changed"] and kube.writes == [] and not helm.calls
+    assert len(warnings) == 1 and warnings[0].startswith("database.password_secret: Secret team-a-dev/pg-creds")
+    # a Secret that exists but lacks the key is still an error in check mode
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a-dev"}})
+    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg-creds", "namespace": "team-a-dev"},
+                "data": {"other": "eA=="}})
+    with pytest.raises(AistackError) as info:
+        run(kube, params(database=db), check=True)
+    assert info.value.field == "database.password_secret"
+
+
 def test_existing_secret_reference_and_its_version():
     kube = MemKube()
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a-dev"}})
