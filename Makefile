@@ -22,7 +22,7 @@ INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection cluster cluster-down docker-env site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
+.PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 
 help:
 	@echo "make site   - venv, local cluster, then playbooks/site.yml against $(INVENTORY)"
@@ -73,6 +73,12 @@ docker-env:
 	tests/images/install-compose.sh
 	$(CLUSTER) docker
 	$(CLUSTER) base-image
+
+# The images the local site runs, built here from their upstream releases and imported into the cluster
+# (warm: a check per image). IMAGES= limits it to some, e.g. IMAGES="langflow phoenix".
+IMAGES ?=
+local-images: cluster docker-env
+	python3 tests/images/local_images.py $(IMAGES)
 
 integration: collection cluster docker-env
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)

@@ -9,12 +9,16 @@ of a slow job loses nothing (the next pod re-queues and finishes it).
 
 import json
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import local_image_vars, wait_until
+from conftest import ROOT as _ROOT, local_image_vars, wait_until
+
+sys.path.insert(0, str(_ROOT / "tests" / "images"))
+import local_images  # noqa: E402  # pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
@@ -25,37 +29,18 @@ REDIS_PASSWORD = "rq-" + uuid.uuid4().hex[:16]
 
 
 def _docker_has(ref):
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
-
-
-def _cluster_config_digest(ref):
-    """Config digest of ``ref`` in the local cluster's containerd, or None (other clusters: always import)."""
-    sock = subprocess.run([str(CLUSTER_SH), "containerd-socket"], capture_output=True, text=True, check=False).stdout.strip()
-    if not sock:
-        return None
-    ls = subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "ls", "name==" + ref],
-                        capture_output=True, text=True, check=False).stdout.splitlines()
-    if len(ls) < 2:
-        return None
-    manifest = subprocess.run(["ctr", "-a", sock, "-n", "k8s.io", "content", "get", ls[1].split()[2]],
-                              capture_output=True, text=True, check=False).stdout
-    try:
-        return json.loads(manifest)["config"]["digest"]
-    except (ValueError, KeyError):
-        return None
+    return local_images.docker_has(ref)
 
 
 def ensure_image(ref, ctx):
     """Build ``ref`` from ``ctx`` when Docker lacks it; import it into the cluster unless already there."""
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.fail("no Docker engine: run tests/cluster/cluster.sh docker base-image")
-    if not _docker_has(ref):
-        proc = subprocess.run([str(BUILD), str(ctx), ref], capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    image_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    if _cluster_config_digest(ref) != image_id:
-        subprocess.run([str(CLUSTER_SH), "import-image", ref], check=True, capture_output=True)
+    try:
+        local_images.build(ref, [str(BUILD), str(ctx)])
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    local_images.import_into_cluster(ref)
 
 
 @pytest.fixture(scope="session")
