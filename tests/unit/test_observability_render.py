@@ -195,3 +195,22 @@ def test_upstream_loki_retention_and_shipper_labels(tmp_path):
     assert {o["spec"]["release"] for o in by_kind(objs, "HelmRelease")} == {"kube-prometheus-stack", "phoenix"}
     sources = yaml.safe_load(by_kind(objs, "ConfigMap", "aistack-grafana-datasources")[0]["data"]["aistack-datasources.yaml"])
     assert [s["type"] for s in sources["datasources"]] == ["prometheus"]
+
+
+def test_light_ui_ingresses_only_when_asked(tmp_path):
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    proc, objs = render(tmp_path / "off")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert by_kind(objs, "Ingress") == []
+    proc, objs = render(tmp_path / "on", observability_ingress_enabled=True, observability_ingress_domain="dev.example.test",
+                        observability_ingress_class="traefik", observability_ingress_tls_secret="obs-tls")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    ingresses = {o["metadata"]["name"]: o["spec"] for o in by_kind(objs, "Ingress")}
+    assert set(ingresses) == {"phoenix", "prometheus"}
+    rule = ingresses["phoenix"]["rules"][0]
+    assert rule["host"] == "phoenix.dev.example.test"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "phoenix", "port": {"number": 6006}}
+    assert ingresses["prometheus"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] == {"number": 9090}
+    assert ingresses["prometheus"]["ingressClassName"] == "traefik"
+    assert ingresses["prometheus"]["tls"] == [{"hosts": ["prometheus.dev.example.test"], "secretName": "obs-tls"}]
