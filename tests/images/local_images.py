@@ -10,6 +10,7 @@ image goes into the cluster's containerd only when the cluster lacks that exact 
 """
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -66,8 +67,19 @@ def _log(msg):
     sys.stderr.flush()
 
 
-def docker_has(ref):
-    return subprocess.run(["docker", "image", "inspect", ref], capture_output=True, check=False).returncode == 0
+def docker_has(ref, source_hash=None):
+    """Docker holds ``ref`` (built from sources with ``source_hash``, when given)."""
+    proc = subprocess.run(["docker", "image", "inspect", "-f", '{{index .Config.Labels "aistack.source-hash"}}', ref],
+                          capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and (source_hash is None or proc.stdout.strip() == source_hash)
+
+
+def source_hash(context):
+    """Digest of a build context's files (names and contents), so an edit rebuilds an image whose tag stays."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(context).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def docker_id(ref):
@@ -94,14 +106,18 @@ def cluster_config_digest(ref):
 
 
 def build(ref, command, hint=""):
-    """docker build ``ref`` with ``command`` unless Docker has it; returns seconds spent building."""
-    if docker_has(ref):
+    """docker build ``ref`` with ``command`` unless Docker has it (from the same sources, for a build context);
+    returns seconds spent building."""
+    wanted = None
+    if command[0] == str(BUILD_CONTEXT):
+        wanted = source_hash(command[1])
+        command = command + [ref, wanted]
+    if docker_has(ref, wanted):
         return 0.0
     _log("building %s (cold: about %s)" % (ref, hint or "a minute"))
     start = time.time()
-    proc = subprocess.run(command + ([ref] if command[0] == str(BUILD_CONTEXT) else []),
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not docker_has(ref):
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not docker_has(ref, wanted):
         raise RuntimeError("building %s failed:\n%s%s" % (ref, proc.stdout[-3000:], proc.stderr[-3000:]))
     took = time.time() - start
     _log("built %s in %.0f s" % (ref, took))
