@@ -87,6 +87,17 @@ def test_host_network_on_a_node_address_keeps_a_service(tmp_path):
     assert one(objs, "Service")["spec"]["type"] == "ClusterIP"
 
 
+@pytest.mark.parametrize("tag, image", [
+    ("v3.6.12", "docker.io/library/traefik:v3.6.12"),
+    ("v3.6.12@sha256:" + "a" * 64, "docker.io/library/traefik:v3.6.12@sha256:" + "a" * 64),
+    ("sha256:" + "b" * 64, "docker.io/library/traefik@sha256:" + "b" * 64),
+])
+def test_image_reference_by_tag_or_digest(tmp_path, tag, image):
+    proc, objs = render(tmp_path, ingress_image_tag=tag)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert one(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
 def test_node_ports_and_namespaces(tmp_path):
     proc, objs = render(tmp_path, ingress_service_type="NodePort", ingress_service_web_node_port=30080,
                         ingress_watch_namespaces=["team-a-dev", "team-b-dev"], ingress_namespace="traefik")
