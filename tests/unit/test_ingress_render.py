@@ -25,8 +25,8 @@ def one(objs, kind):
 def test_defaults_pinned_upstream_image_service_mode(tmp_path):
     proc, objs = render(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert sorted(o["kind"] for o in objs) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "IngressClass",
-                                              "Service", "ServiceAccount"]
+    kinds = ["ClusterRole", "ClusterRoleBinding", "Deployment", "IngressClass", "Service", "ServiceAccount"]
+    assert sorted(o["kind"] for o in objs) == kinds
     dep = one(objs, "Deployment")
     assert dep["metadata"]["namespace"] == "aistack-system"
     pod = dep["spec"]["template"]["spec"]
