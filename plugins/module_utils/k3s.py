@@ -176,8 +176,14 @@ def _base_config(node_name, labels, taints, node_ip):
 
 def server_config(token, node_name="", first=True, servers=1, api_endpoint="", api_port=6443, tls_san=None,
                   labels=None, taints=None, disable=None, cluster_cidr="", service_cidr="", cluster_dns="",
-                  datastore_mode="auto", datastore_endpoint="", node_ip="", kubeconfig_mode="0600", extra=None):
-    """The content of /etc/rancher/k3s/config.yaml on a server, as a dict."""
+                  datastore_mode="auto", datastore_endpoint="", node_ip="", kubeconfig_mode="0600", extra=None,
+                  disable_bundled_traefik=False):
+    """The content of /etc/rancher/k3s/config.yaml on a server, as a dict.
+
+    ``disable_bundled_traefik``: the collection's ingress role manages the site's controller, so k3s's packaged
+    Traefik stays in ``disable`` whatever ``disable`` and ``extra`` say (two Traefiks would fight over the
+    IngressClass ``traefik`` and ports 80/443).
+    """
     mode = datastore(servers, datastore_mode, datastore_endpoint)
     config = {"token": token, "write-kubeconfig-mode": str(kubeconfig_mode)}
     config.update(_base_config(node_name, labels, taints, node_ip))
@@ -202,6 +208,11 @@ def server_config(token, node_name="", first=True, servers=1, api_endpoint="", a
         else:
             config["server"] = server_url(api_endpoint, api_port)
     config.update(extra or {})
+    if disable_bundled_traefik:
+        current = config.get("disable") or []
+        current = [current] if isinstance(current, str) else list(current)
+        if "traefik" not in current:
+            config["disable"] = sorted(set(current + ["traefik"]))
     return config
 
 

@@ -14,6 +14,7 @@
 #   cluster.sh import-archive F   import an image archive (docker-archive/OCI tar) into containerd
 #   cluster.sh containerd-socket  print the cluster containerd's socket path
 #   cluster.sh loki               build (or reuse) Loki and Promtail; print their bin directory
+#   cluster.sh traefik            build (or reuse) Traefik; print its bin directory
 #
 # Everything lands under $AISTACK_CACHE (default ~/.cache/aistack): Go caches, binaries and images
 # keyed by version (kept), and cluster/ with the running cluster's state (removed by `down`).
@@ -112,6 +113,13 @@ go_main() {
 build_loki() {
   go_tools "Loki and Promtail $LOKI_VERSION" loki "$CACHE/loki-$LOKI_VERSION/bin" \
     "-X github.com/grafana/loki/v3/pkg/util/build.Version=${LOKI_VERSION#v}"
+}
+
+# Traefik for the ingress role's tests: on demand like Loki (only tests/integration/test_ingress_role.py needs it).
+# The version variable is set so `traefik version` reports the pinned tag instead of "dev".
+build_traefik() {
+  go_tools "Traefik $TRAEFIK_VERSION" traefik "$CACHE/traefik-$TRAEFIK_VERSION/bin" \
+    "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
 }
 
 # Source hash of a project-written Go program, so an edit rebuilds it.
@@ -612,5 +620,6 @@ case ${1:-} in
     ctr -a "$CTRD_SOCK" -n k8s.io images import "$2" >/dev/null ;;
   containerd-socket) echo "$CTRD_SOCK" ;;
   loki) build_loki; echo "$CACHE/loki-$LOKI_VERSION/bin" ;;
-  *) sed -n '2,20p' "$0"; exit 2 ;;
+  traefik) build_traefik; echo "$CACHE/traefik-$TRAEFIK_VERSION/bin" ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac

@@ -174,6 +174,18 @@ def test_server_config_external_and_extra():
     assert cfg["kube-apiserver-arg"] == ["a=b"]
 
 
+def test_server_config_keeps_bundled_traefik_disabled_for_the_ingress_role():
+    # The ingress role manages the controller: traefik stays disabled even when the lists leave it out.
+    cfg = k3s.server_config(TOKEN, api_endpoint="10.0.0.1", disable=["servicelb"], disable_bundled_traefik=True)
+    assert cfg["disable"] == ["servicelb", "traefik"]
+    cfg = k3s.server_config(TOKEN, api_endpoint="10.0.0.1", extra={"disable": "metrics-server"},
+                            disable_bundled_traefik=True)
+    assert cfg["disable"] == ["metrics-server", "traefik"]
+    assert k3s.server_config(TOKEN, api_endpoint="10.0.0.1", disable_bundled_traefik=True)["disable"] == ["traefik"]
+    # ingress_enabled: false (another controller, or k3s's own): the lists are taken as they are.
+    assert "disable" not in k3s.server_config(TOKEN, api_endpoint="10.0.0.1", disable_bundled_traefik=False)
+
+
 def test_agent_config():
     cfg = k3s.agent_config(TOKEN, "fd00::1", api_port=6443, node_name="a1", labels=["gpu=true"],
                            extra={"kubelet-arg": ["max-pods=150"]})
