@@ -142,3 +142,14 @@ def test_chart_schema_refuses_bad_claim(tmp_path):
     proc, objs = helm_template(tmp_path, values)
     assert proc.returncode != 0 and not objs
     assert "mountPath" in proc.stderr
+
+
+def test_chart_recreate_strategy_drops_rolling_update(tmp_path):
+    p = params(extra_values={"strategy": {"type": "Recreate"}})
+    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    assert proc.returncode == 0, proc.stderr
+    assert next(o for o in objs if o["kind"] == "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    p = params()
+    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    assert next(o for o in objs if o["kind"] == "Deployment")["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
