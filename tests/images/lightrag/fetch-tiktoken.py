@@ -9,7 +9,8 @@ the Rust crate tiktoken-rs ships the same rank files in its source package (asse
 Everything is pinned and verified: the .crate archive by the sha256 crates.io's index publishes for the
 version, each extracted file by the sha256 that tiktoken itself expects (tiktoken_ext/openai_public.py),
 and the file name is what tiktoken's load.py computes. Only the Python standard library is used.
-Set TIKTOKEN_CRATE_FILE to a local copy of the .crate to fetch nothing (airgapped rebuilds).
+Set TIKTOKEN_CRATE_FILE to a local copy of the .crate to fetch nothing (airgapped rebuilds; the Dockerfile
+does so when the .crate lies in the build context).
 """
 import hashlib
 import io
@@ -50,6 +51,7 @@ def crate_bytes():
 
 def main(dest):
     data = crate_bytes()
+    print("%s-%s.crate from %s" % (CRATE, VERSION, os.environ.get("TIKTOKEN_CRATE_FILE") or CRATE_URL))
     got = hashlib.sha256(data).hexdigest()
     if got != CRATE_SHA256:
         sys.exit("%s-%s.crate: sha256 %s, expected %s" % (CRATE, VERSION, got, CRATE_SHA256))
