@@ -9,7 +9,7 @@ Secret points at an address where nothing listens, and the test stays at start-u
 
 Sequence: bad inputs (latest tag, missing Secret) fail naming the variable and leave the namespace as it
 was; check -> apply -> check -> apply report changed, changed, unchanged, unchanged; /health (with the API
-key) reports the PostgreSQL storages; LightRAG's tables exist in its database; state absent with purge
+key) reports the PostgreSQL storages; LightRAG's tables exist in its database, both volumes are mounted and writable; state absent with purge
 removes the release and its volumes.
 """
 
@@ -166,8 +166,13 @@ def test_lightrag_role_on_postgres(run_playbook, kubectl, namespace, playbook, i
     assert {"lightrag_doc_full", "lightrag_doc_status", "lightrag_doc_chunks"} <= set(tables), tables
     assert any(t.startswith("lightrag_vdb_chunks") for t in tables), tables
     assert _psql(kubectl, ns, "select extname from pg_extension where extname='vector'") == ["vector"]
-    files = _in_pod(kubectl, ns, "import os;print('\\n'.join(sorted(os.listdir('/app/data/rag_storage'))))").split()
-    assert "graph_chunk_entity_relation.graphml" in files, files
+    # (NetworkX writes its GraphML file on the first insert; until then: both volumes mounted and writable)
+    mounts = _in_pod(kubectl, ns, "import os\nfor d in ('/app/data/rag_storage','/app/data/inputs'):\n"
+                                  "    print(d, os.path.ismount(d), os.access(d, os.W_OK))").split("\n")
+    assert mounts[:2] == ["/app/data/rag_storage True True", "/app/data/inputs True True"], mounts
+    # a diff run shows no credential and changes nothing
+    proc = run_playbook(playbook, extra_vars=_vars(ns), check=True, diff=True)
+    assert proc.returncode == 0 and proc.recap["changed"] == 0, proc.stdout[-3000:]
     assert PG_PASSWORD not in proc.stdout and API_KEY not in proc.stdout
 
     # memory at rest (the container's cgroup, v1 or v2)
