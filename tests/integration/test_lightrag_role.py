@@ -144,8 +144,8 @@ def test_lightrag_role_on_postgres(run_playbook, kubectl, namespace, playbook, i
     main = pod["containers"][0]
     assert main["image"] == LIGHTRAG_IMAGE and dep["spec"]["strategy"]["type"] == "Recreate"
     env = {e["name"]: e for e in main["env"]}
-    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "db-postgresql-lightrag",
-                                                                      "key": "POSTGRES_PASSWORD"}
+    pg_ref = {"name": "db-postgresql-lightrag", "key": "POSTGRES_PASSWORD"}
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == pg_ref
     assert env["LIGHTRAG_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "lightrag-api"
     pvcs = json.loads(kubectl("-n", ns, "get", "pvc", "-o", "json").stdout)["items"]
     assert sorted(p["metadata"]["name"] for p in pvcs) == [RELEASE + "-data", RELEASE + "-inputs"]

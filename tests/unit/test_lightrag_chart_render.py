@@ -102,7 +102,8 @@ def run_role(tmp_path, extra, secrets=None):
                           env=tool_env(tmp_path, collections), capture_output=True, text=True, check=False, timeout=300)
     log = tmp_path / "record.jsonl"
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    pick = lambda suffix: [c["args"] for c in calls if c["action"].endswith(suffix)]  # noqa: E731
+    def pick(suffix):
+        return [c["args"] for c in calls if c["action"].endswith(suffix)]
     return proc, pick("helm_tenant"), pick(".k8s"), pick("k8s_info")
 
 
@@ -231,7 +232,7 @@ def test_postgres_storages_and_credentials_are_secret_refs(rendered, recorded):
 
 
 def test_neo4j_qdrant_and_api_key_selectable(tmp_path):
-    proc, tenant, _, info = run_role(tmp_path, {"lightrag_graph_storage": "Neo4JStorage",
+    proc, tenant, dummy, info = run_role(tmp_path, {"lightrag_graph_storage": "Neo4JStorage",
                                                 "lightrag_vector_storage": "QdrantVectorDBStorage",
                                                 "lightrag_api_key_secret": "lightrag-api", "lightrag_replicas": 2})
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -254,27 +255,27 @@ def test_latest_tag_refused_by_role(tmp_path):
 
 
 def test_file_storages_need_one_replica(tmp_path):
-    proc, tenant, k8s, _ = run_role(tmp_path, {"lightrag_replicas": 2})
+    proc, tenant, k8s, dummy = run_role(tmp_path, {"lightrag_replicas": 2})
     assert proc.returncode != 0 and "lightrag_replicas is 2" in proc.stdout and "NetworkXStorage" in proc.stdout
     assert not tenant and not k8s
 
 
 def test_unknown_storage_refused(tmp_path):
-    proc, tenant, k8s, _ = run_role(tmp_path, {"lightrag_graph_storage": "MemgraphStorage"})
+    proc, tenant, k8s, dummy = run_role(tmp_path, {"lightrag_graph_storage": "MemgraphStorage"})
     assert proc.returncode != 0 and "lightrag_graph_storage" in proc.stdout
     assert not tenant and not k8s
 
 
 def test_missing_backend_secret_named(tmp_path):
     secrets = {k: v for k, v in SECRETS.items() if k != "db-postgresql-lightrag"}
-    proc, tenant, k8s, _ = run_role(tmp_path, {"lightrag_openai_api_key": OPENAI_KEY}, secrets=secrets)
+    proc, tenant, k8s, dummy = run_role(tmp_path, {"lightrag_openai_api_key": OPENAI_KEY}, secrets=secrets)
     assert proc.returncode != 0 and not tenant and not k8s
     assert "Secret db-postgresql-lightrag (lightrag_postgres_secret, postgres) is missing" in proc.stdout
 
 
 def test_secret_without_keys_named(tmp_path):
     secrets = dict(SECRETS, **{"lightrag-llm": ["OPENAI_API_KEY"]})
-    proc, tenant, k8s, _ = run_role(tmp_path, {}, secrets=secrets)
+    proc, tenant, k8s, dummy = run_role(tmp_path, {}, secrets=secrets)
     assert proc.returncode != 0 and not tenant and not k8s
     assert "Secret lightrag-llm (lightrag_llm_secret) lacks OPENAI_API_BASE" in proc.stdout
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """fetch-tiktoken.py DEST_DIR: tiktoken's BPE rank files (o200k_base, cl100k_base) into a tiktoken cache.
 
 lightrag-server loads tiktoken's o200k_base encoding at start; tiktoken downloads it from OpenAI's blob
