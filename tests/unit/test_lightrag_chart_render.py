@@ -102,6 +102,7 @@ def run_role(tmp_path, extra, secrets=None):
                           env=tool_env(tmp_path, collections), capture_output=True, text=True, check=False, timeout=300)
     log = tmp_path / "record.jsonl"
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
     def pick(suffix):
         return [c["args"] for c in calls if c["action"].endswith(suffix)]
     return proc, pick("helm_tenant"), pick(".k8s"), pick("k8s_info")
@@ -232,9 +233,9 @@ def test_postgres_storages_and_credentials_are_secret_refs(rendered, recorded):
 
 
 def test_neo4j_qdrant_and_api_key_selectable(tmp_path):
-    proc, tenant, dummy, info = run_role(tmp_path, {"lightrag_graph_storage": "Neo4JStorage",
-                                                "lightrag_vector_storage": "QdrantVectorDBStorage",
-                                                "lightrag_api_key_secret": "lightrag-api", "lightrag_replicas": 2})
+    extra = {"lightrag_graph_storage": "Neo4JStorage", "lightrag_vector_storage": "QdrantVectorDBStorage",
+             "lightrag_api_key_secret": "lightrag-api", "lightrag_replicas": 2}
+    proc, tenant, dummy, info = run_role(tmp_path, extra)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert sorted(i["name"] for i in info) == ["db-neo4j", "db-postgresql-lightrag", "db-qdrant", "lightrag-api",
                                                "lightrag-llm"]
