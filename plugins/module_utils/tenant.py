@@ -251,6 +251,7 @@ def validate(params):
     _validate_image(p, params.get("image") or {})
     _validate_database(p, params.get("database") or {}, env)
     _validate_persistence(p, params.get("persistence") or {}, env, params)
+    _validate_volumes(p, params.get("volumes") or [], params.get("persistence") or {}, names)
     _validate_resources(p, params.get("resources") or {}, env)
     _validate_ingress(p, params.get("ingress") or {}, service, team, names)
     _validate_tracing(p, params.get("tracing") or {})
@@ -344,6 +345,39 @@ def _validate_persistence(p, pers, env, params):
         p.add("persistence.access_mode", "'%s' is not an access mode." % mode, "use one of %s" % ", ".join(ACCESS_MODES))
     if not str(pers.get("mount_path") or "/data").startswith("/"):
         p.add("persistence.mount_path", "must be an absolute path.", "use e.g. /data")
+
+
+def _validate_volumes(p, volumes, pers, names):
+    """Extra claims: unique DNS-label names whose claim names fit, absolute and distinct mount paths."""
+    mounts = {}
+    if pers.get("enabled", True):
+        mounts[str(pers.get("mount_path") or "/data").rstrip("/") or "/"] = "persistence.mount_path"
+    seen = set()
+    for index, vol in enumerate(volumes):
+        field = "volumes[%d]" % index
+        name = vol.get("name")
+        if name == "data":
+            p.add(field + ".name", "'data' is the name of the main volume (persistence).", "choose another name")
+        elif name in seen:
+            p.add(field + ".name", "'%s' is given twice." % name, "give every volume its own name")
+        elif p.label(name, field + ".name") and names.get("fullname") and not vol.get("existing_claim"):
+            p.label("%s-%s" % (names["fullname"], name), field + ".name",
+                    fix="shorten the volume name: the claim '<fullname>-<name>' must be a DNS label")
+        seen.add(name)
+        path = str(vol.get("mount_path") or "")
+        key = path.rstrip("/") or "/"
+        if not path.startswith("/"):
+            p.add(field + ".mount_path", "must be an absolute path (got '%s')." % path, "use e.g. /app/data/inputs")
+        elif key in mounts:
+            p.add(field + ".mount_path", "'%s' is already mounted by %s." % (path, mounts[key]),
+                  "give every volume its own mount path")
+        else:
+            mounts[key] = field
+        if not vol.get("existing_claim") and not _quantity_ok(vol.get("size") or "1Gi"):
+            p.add(field + ".size", "'%s' is not a storage size." % vol.get("size"), "use a quantity such as 5Gi")
+        if vol.get("access_mode") and vol["access_mode"] not in ACCESS_MODES:
+            p.add(field + ".access_mode", "'%s' is not an access mode." % vol["access_mode"],
+                  "use one of %s" % ", ".join(ACCESS_MODES))
 
 
 def _validate_resources(p, res, env):
@@ -456,6 +490,21 @@ def _resources(res):
                   if v not in (None, "")}
         if values:
             out[section] = values
+    return out
+
+
+def volume_values(volumes, persistence):
+    """The chart's ``extraClaims``: class and access mode fall back to those of the main volume."""
+    out = []
+    for vol in volumes:
+        out.append({
+            "name": vol["name"],
+            "mountPath": vol["mount_path"],
+            "size": str(vol.get("size") or "1Gi"),
+            "storageClassName": vol.get("storage_class") or persistence.get("storage_class") or "",
+            "accessModes": [vol.get("access_mode") or persistence.get("access_mode") or "ReadWriteOnce"],
+            "existingClaim": vol.get("existing_claim") or "",
+        })
     return out
 
 
@@ -573,6 +622,9 @@ def build_values(params, names, chart_digest=None, rollout_triggers=None):
             "readiness": {"initialDelaySeconds": probes.get("readiness_initial_delay", 5)},
         },
     }
+    if params.get("volumes"):
+        # only when given: releases without extra volumes keep their values (and their digest) unchanged
+        values["extraClaims"] = volume_values(params["volumes"], pers)
     for key, chart_key in (("period", "periodSeconds"), ("timeout", "timeoutSeconds"),
                            ("failure_threshold", "failureThreshold")):
         if probes.get(key) is not None:

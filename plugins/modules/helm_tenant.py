@@ -250,6 +250,35 @@ options:
       existing_claim:
         description: Use this existing PVC instead of creating one.
         type: str
+  volumes:
+    description:
+      - More PersistentVolumeClaims beside O(persistence), each mounted at its own path (for example LightRAG's
+        C(rag_storage) and C(inputs)). The claim is C(<fullname>-<name>) unless O(volumes[].existing_claim) is
+        given; it carries the release's labels, is kept on uninstall and deleted by O(purge) like the main one.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Suffix of the claim's name and of the volume's; a DNS label, not V(data).
+        type: str
+        required: true
+      mount_path:
+        description: Absolute mount path in the container; must differ from O(persistence.mount_path).
+        type: str
+        required: true
+      size:
+        description: Requested size.
+        type: str
+        default: 1Gi
+      storage_class:
+        description: StorageClass; empty uses O(persistence.storage_class), then the cluster default.
+        type: str
+      access_mode:
+        description: Access mode; defaults to O(persistence.access_mode).
+        type: str
+      existing_claim:
+        description: Mount this existing PVC instead of creating one.
+        type: str
   ingress:
     description: Host-based ingress C(<service>-<team>.<domain>).
     type: dict
@@ -578,6 +607,10 @@ def argument_spec():
             enabled=dict(type="bool", default=True), storage_class=dict(type="str"),
             size=dict(type="str", default="1Gi"), access_mode=dict(type="str", default="ReadWriteOnce"),
             mount_path=dict(type="str", default="/data"), existing_claim=dict(type="str"))),
+        volumes=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True), mount_path=dict(type="str", required=True),
+            size=dict(type="str", default="1Gi"), storage_class=dict(type="str"), access_mode=dict(type="str"),
+            existing_claim=dict(type="str"))),
         ingress=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=False), domain=dict(type="str"), class_name=dict(type="str"),
             tls_secret=dict(type="str", no_log=False), cert_manager_issuer=dict(type="str"),
