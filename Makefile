@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 
 help:
-	@echo "make site   - venv, local cluster, then playbooks/site.yml against $(INVENTORY)"
+	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
 	@echo "make test   - unit tests, ansible-test sanity, ansible-lint, integration tests, molecule (local)"
 	@echo "make build  - ansible-galaxy collection build"
 	@echo "make cluster / cluster-down - start / stop the local test cluster"
@@ -47,9 +47,12 @@ cluster: venv
 cluster-down:
 	$(CLUSTER) down
 
-site: collection cluster
+# The local site runs images built here (tests/images/local_images.py); another INVENTORY brings its own.
+site: collection cluster docker-env local-images
+	start=$$(date +%s)
 	ansible-playbook playbooks/site.yml -i $(INVENTORY) --vault-password-file $(VAULT_PASS) \
 	  -e aistack_kubeconfig=$$($(CLUSTER) kubeconfig)
+	echo "make site: site.yml took $$(( $$(date +%s) - start )) s"
 
 build: collection
 	mkdir -p build/dist

@@ -16,4 +16,5 @@ class FilterModule(object):
         return {
             "langflow_releases": _wrap(langflow.releases),
             "langflow_database_consumers": _wrap(langflow.database_consumers),
+            "langflow_endpoint": _wrap(langflow.endpoint),
         }

@@ -73,3 +73,18 @@ def database_consumers(tenants, environments, passwords, passwords_var="vault_la
         out.append({"name": rel["release"], "database": rel["database"], "user": rel["user"],
                     "password": password, "namespace": rel["namespace"], "extensions": []})
     return out
+
+
+def endpoint(result, superuser="admin"):
+    """One summary line's data for a helm_tenant result of a Langflow release: what, URL host, login hint.
+    The password itself never appears: only the Secret and key that hold it."""
+    release = result.get("release_name") or ""
+    runtime = "-langflow-runtime-" in release
+    return {
+        "what": "Langflow %s %s" % ("runtime API" if runtime else "IDE", release),
+        "host": (result.get("hosts") or [""])[0],
+        "path": "/health" if runtime else "/",
+        "login": "user %s, password in Secret %s/%s-generated key superuser-password"
+                 % (superuser, result.get("namespace") or "", release),
+    }
+

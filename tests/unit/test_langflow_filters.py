@@ -8,11 +8,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.platform.plugins.filter.langflow import FilterModule
+from ansible_collections.aistack.platform.plugins.filter.summary import FilterModule as SummaryFilters
 from ansible_collections.aistack.platform.plugins.module_utils import langflow
 
 ENVS = {"dev": {"database_type": "postgresql"}, "stg": {"database_type": "postgresql"},
         "lab": {"database_type": "sqlite"}}
-FILTERS = FilterModule().filters()
+FILTERS = dict(FilterModule().filters(), **SummaryFilters().filters())
 
 
 def test_releases_one_per_plane_and_environment():
@@ -58,3 +59,17 @@ def test_error_names_the_callers_variable():
     with pytest.raises(AnsibleFilterError) as err:
         FILTERS["langflow_database_consumers"]([{"team": "a", "environments": ["dev"]}], ENVS, {}, "site_pw")
     assert str(err.value).startswith("site_pw['a-langflow-dev']: ")
+
+
+def test_endpoint_and_summary_lines_name_the_secret_not_the_password():
+    ide = FILTERS["langflow_endpoint"]({"release_name": "a-langflow-dev", "namespace": "a-dev",
+                                        "hosts": ["langflow-a.dev.example.test"]}, "admin")
+    runtime = FILTERS["langflow_endpoint"]({"release_name": "a-langflow-runtime-dev", "namespace": "a-dev",
+                                            "hosts": ["langflow-runtime-a.dev.example.test"]})
+    lines = FILTERS["endpoint_lines"]([ide, runtime, {"what": "nohost", "host": ""}], ":18080")
+    assert lines == [
+        "Langflow IDE a-langflow-dev: http://langflow-a.dev.example.test:18080/  (user admin, password in Secret "
+        "a-dev/a-langflow-dev-generated key superuser-password)",
+        "Langflow runtime API a-langflow-runtime-dev: http://langflow-runtime-a.dev.example.test:18080/health  "
+        "(user admin, password in Secret a-dev/a-langflow-runtime-dev-generated key superuser-password)",
+    ]

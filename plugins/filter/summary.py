@@ -1,0 +1,16 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, aistack platform engineering
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for playbooks/summary.yml; the logic is in plugins/module_utils/summary.py."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.aistack.platform.plugins.module_utils import summary
+from ansible_collections.aistack.platform.plugins.plugin_utils.filters import wrap as _wrap
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"endpoint_lines": _wrap(summary.endpoint_lines)}
