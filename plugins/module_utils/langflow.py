@@ -75,16 +75,18 @@ def database_consumers(tenants, environments, passwords, passwords_var="vault_la
     return out
 
 
-def endpoint(result, superuser="admin"):
+def endpoint(result, superuser="admin", vaulted=()):
     """One summary line's data for a helm_tenant result of a Langflow release: what, URL host, login hint.
-    The password itself never appears: only the Secret and key that hold it."""
+    The password itself never appears: only the Secret and key that hold it (the release's -env Secret for a
+    vaulted password, else the -generated one)."""
     release = result.get("release_name") or ""
     runtime = "-langflow-runtime-" in release
+    where = ("%s-env key LANGFLOW_SUPERUSER_PASSWORD" % release if release in (vaulted or ())
+             else "%s-generated key superuser-password" % release)
     return {
         "what": "Langflow %s %s" % ("runtime API" if runtime else "IDE", release),
         "host": (result.get("hosts") or [""])[0],
         "path": "/health" if runtime else "/",
-        "login": "user %s, password in Secret %s/%s-generated key superuser-password"
-                 % (superuser, result.get("namespace") or "", release),
+        "login": "user %s, password in Secret %s/%s" % (superuser, result.get("namespace") or "", where),
     }
 

@@ -82,9 +82,9 @@ def test_langflow_through_the_ingress(site, kubectl):
         _via_ingress("langflow-team-demo.%s" % DOMAIN, "/health")), timeout=120, interval=3)
     assert json.loads(body)["status"] == "ok"
     # the runtime answers its API: the superuser logs in and lists flows
-    secret = json.loads(kubectl("get", "secret", "team-demo-langflow-runtime-dev-generated", "-n", "team-demo-dev",
+    secret = json.loads(kubectl("get", "secret", "team-demo-langflow-runtime-dev-env", "-n", "team-demo-dev",
                                 "-o", "json").stdout)
-    password = base64.b64decode(secret["data"]["superuser-password"]).decode()
+    password = base64.b64decode(secret["data"]["LANGFLOW_SUPERUSER_PASSWORD"]).decode()
     host = "langflow-runtime-team-demo.%s" % DOMAIN
     status, body = _via_ingress(host, "/api/v1/login", data=("username=admin&password=%s" % password).encode(),
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -124,9 +124,10 @@ def test_observability_uis_through_the_ingress(site):
 def test_summary_names_urls_and_secrets_never_passwords(site, kubectl):
     out = site["first"].stdout
     assert "http://langflow-team-demo.%s:%d/" % (DOMAIN, PORT) in out
-    assert "team-demo-dev/team-demo-langflow-dev-generated key superuser-password" in out
+    assert "team-demo-dev/team-demo-langflow-dev-env key LANGFLOW_SUPERUSER_PASSWORD" in out
     assert "http://phoenix.aistack.localhost:%d/" % PORT in out
-    for name, ns, key in (("team-demo-langflow-dev-generated", "team-demo-dev", "superuser-password"),
+    for name, ns, key in (("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SUPERUSER_PASSWORD"),
+                          ("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SECRET_KEY"),
                           ("lightrag-api", "aistack-system", "LIGHTRAG_API_KEY")):
         value = base64.b64decode(json.loads(kubectl("get", "secret", name, "-n", ns, "-o", "json").stdout)["data"][key]).decode()
         assert len(value) >= 8

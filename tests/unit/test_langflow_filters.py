@@ -73,3 +73,9 @@ def test_endpoint_and_summary_lines_name_the_secret_not_the_password():
         "Langflow runtime API a-langflow-runtime-dev: http://langflow-runtime-a.dev.example.test:18080/health  "
         "(user admin, password in Secret a-dev/a-langflow-runtime-dev-generated key superuser-password)",
     ]
+
+
+def test_endpoint_of_a_vaulted_password_names_the_env_secret():
+    line = FILTERS["langflow_endpoint"]({"release_name": "a-langflow-dev", "namespace": "a-dev", "hosts": ["h"]},
+                                        "admin", ["a-langflow-dev"])
+    assert line["login"] == "user admin, password in Secret a-dev/a-langflow-dev-env key LANGFLOW_SUPERUSER_PASSWORD"
