@@ -89,4 +89,3 @@ def endpoint(result, superuser="admin", vaulted=()):
         "path": "/health" if runtime else "/",
         "login": "user %s, password in Secret %s/%s" % (superuser, result.get("namespace") or "", where),
     }
-

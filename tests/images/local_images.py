@@ -148,7 +148,7 @@ def ensure(names=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)

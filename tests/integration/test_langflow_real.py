@@ -71,6 +71,11 @@ def _get(url, data=None, headers=None, timeout=10):
         return None, str(err)
 
 
+def _ok(response):
+    """The (status, body) of a 200 answer, else None (for wait_until)."""
+    return response if response[0] == 200 else None
+
+
 def _psql(project, database, sql):
     return _docker("compose", "-p", project, "exec", "-T", "-u", "postgres", "postgresql",
                    "psql", "-X", "-tA", "-d", database, "-c", sql).stdout.split()
@@ -130,8 +135,8 @@ def test_real_langflow_on_postgresql(tmp_path, kubeconfig, kubectl, namespace, d
                 "name": "db-postgresql-" + name, "key": "POSTGRES_PASSWORD"}
             assert "$(LANGFLOW_DATABASE_PASSWORD)@postgresql.%s" % namespace in env_map["LANGFLOW_DATABASE_URL"]["value"]
             # /health from Langflow itself, through the release's Service
-            status, body = wait_until("%s /health" % name, lambda n=name: (lambda r: r if r[0] == 200 else None)(
-                _get(_service_url(kubectl, ns, n, "/health"))), timeout=300, interval=3)
+            status, body = wait_until("%s /health" % name, lambda n=name: _ok(_get(_service_url(kubectl, ns, n, "/health"))),
+                                      timeout=300, interval=3)
             assert json.loads(body).get("status") == "ok", body
         # The superuser from the generated Secret logs in and lists flows, on the IDE and on the runtime.
         for name in (ide, runtime):
@@ -176,7 +181,7 @@ def test_missing_database_password_fails_before_anything(tmp_path, kubeconfig, k
     """A tenant plane on the site's PostgreSQL without a vaulted password: the filter names it, nothing is made."""
     team = "lf" + uuid.uuid4().hex[:6]
     pb = tmp_path / "bad.yml"
-    pb.write_text(PLAYBOOK.split("- name: Langflow tenants")[0])
+    pb.write_text(PLAYBOOK.split("- name: Langflow tenants", maxsplit=1)[0])
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps({"all": {"children": {"infra": {"hosts": {"infra1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}, "vars": dict(

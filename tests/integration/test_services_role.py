@@ -29,7 +29,7 @@ def playbook(tmp_path):
 
 def _entry(ns, **over):
     entry = {"service": "llm-standin", "namespace": ns, "port": 8000,
-             "image": {"repository": IMAGE.split(":")[0], "tag": IMAGE.split(":")[1], "pull_policy": "Never"},
+             "image": {"repository": IMAGE.partition(":")[0], "tag": IMAGE.partition(":")[2], "pull_policy": "Never"},
              "env": {"STANDIN_EMBEDDING_DIM": "64"},
              "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
              "probes": {"path": "/health", "liveness_initial_delay": 2, "readiness_initial_delay": 1}}

@@ -41,6 +41,11 @@ def _via_ingress(host, path, data=None, headers=None, timeout=15):
         return None, str(err)
 
 
+def _ok(response):
+    """The (status, body) of a 200 answer, else None (for wait_until)."""
+    return response if response[0] == 200 else None
+
+
 @pytest.fixture(scope="module")
 def site(run_playbook, kubeconfig):
     start = time.time()
@@ -78,8 +83,8 @@ def test_every_platform_pod_is_running_and_ready(site, kubectl):
 
 
 def test_langflow_through_the_ingress(site, kubectl):
-    status, body = wait_until("Langflow IDE /health through the ingress", lambda: (lambda r: r if r[0] == 200 else None)(
-        _via_ingress("langflow-team-demo.%s" % DOMAIN, "/health")), timeout=120, interval=3)
+    status, body = wait_until("Langflow IDE /health through the ingress",
+                              lambda: _ok(_via_ingress("langflow-team-demo.%s" % DOMAIN, "/health")), timeout=120, interval=3)
     assert json.loads(body)["status"] == "ok"
     # the runtime answers its API: the superuser logs in and lists flows
     secret = json.loads(kubectl("get", "secret", "team-demo-langflow-runtime-dev-env", "-n", "team-demo-dev",
