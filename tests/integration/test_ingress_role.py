@@ -19,7 +19,7 @@ import pytest
 
 from conftest import converge_sequence, targets_local_cluster, wait_until
 
-from test_langgraph_worker import _cluster_config_digest, _docker_has
+from test_langgraph_worker import _docker_has, local_images
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
@@ -58,10 +58,7 @@ def traefik_image(kubeconfig):
     user = subprocess.run(["docker", "image", "inspect", "-f", "{{.Config.User}}", IMAGE], capture_output=True,
                           text=True, check=True).stdout.strip()
     assert user and not user.startswith("0") and user != "root", user
-    image_id = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", IMAGE], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    if _cluster_config_digest(IMAGE) != image_id:
-        subprocess.run([str(CLUSTER_SH), "import-image", IMAGE], check=True, capture_output=True)
+    local_images.import_into_cluster(IMAGE)
     return IMAGE
 
 
