@@ -16,7 +16,7 @@ import yaml
 
 from conftest import CACHE, local_image_vars, targets_local_cluster, wait_until
 
-from test_langgraph_worker import _docker_has, ensure_image
+from test_langgraph_worker import _docker_has, local_images
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_IMAGES = ROOT / "tests/images/loki/build-images.sh"
@@ -35,8 +35,9 @@ def loki_images(kubeconfig):
         proc = subprocess.run([str(BUILD_IMAGES)], capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         print("built %s in %.0f s" % (", ".join(IMAGES), time.time() - started))
-    for ref, ctx in IMAGES.items():
-        ensure_image(ref, ctx)
+    # built by build-images.sh from the cached Go binaries, not from a plain build context: only import them
+    for ref in IMAGES:
+        local_images.import_into_cluster(ref)
 
 
 @pytest.fixture
