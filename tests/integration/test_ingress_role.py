@@ -22,7 +22,6 @@ from conftest import converge_sequence, targets_local_cluster, wait_until
 from test_langgraph_worker import _docker_has, local_images
 
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 BUILD_IMAGE = ROOT / "tests" / "images" / "traefik" / "build-image.sh"
 TRAEFIK_VERSION = [line.split("=", 1)[1] for line in (ROOT / "tests/cluster/versions.env").read_text().splitlines()
                    if line.startswith("TRAEFIK_VERSION=")][0]

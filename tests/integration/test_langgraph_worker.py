@@ -21,7 +21,6 @@ sys.path.insert(0, str(_ROOT / "tests" / "images"))
 import local_images  # noqa: E402  # pylint: disable=wrong-import-position
 
 ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 BUILD = ROOT / "tests" / "images" / "langgraph-worker" / "build-image.sh"
 WORKER_IMAGE = "aistack.local/langgraph-worker:0.1.0"
 REDIS_IMAGE = "aistack.local/redis:8"
