@@ -84,7 +84,7 @@ local-images: cluster docker-env
 	python3 tests/images/local_images.py $(IMAGES)
 
 integration: collection cluster docker-env
-	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q tests/integration $(PYTEST_ARGS)
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q --durations=30 tests/integration $(PYTEST_ARGS)
 
 molecule: collection cluster
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) molecule test -s local

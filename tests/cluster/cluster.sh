@@ -478,12 +478,14 @@ forward_rules() { # forward_rules -I|-D
 
 up() {
   build
-  forward_rules -I
-  if status >/dev/null 2>&1; then log "already up"; status; return 0; fi
+  if status >/dev/null 2>&1; then forward_rules -I; log "already up"; status; return 0; fi
   if stale_state; then
     log "found the state of a cluster none of whose components runs (machine restarted?): clearing it"
     down
   fi
+  # After the clearing above: down() removes these rules, and without them a restarted machine's pods
+  # reach no Service (dockerd's FORWARD policy is DROP).
+  forward_rules -I
   local ip start=$SECONDS
   ip=$(node_ip)
   log "node $NODE at $ip"
