@@ -21,6 +21,9 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build/collections
 INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
+# Two pytest-xdist workers share the 2 cores; tests/conftest.py groups files and orders them longest first.
+# INTEGRATION_WORKERS= runs the suite serially.
+INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
 .PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 
@@ -59,7 +62,7 @@ build: collection
 	ansible-galaxy collection build --force --output-path build/dist .
 
 unit: collection
-	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 tests/unit $(PYTEST_ARGS)
 
 sanity: collection
 	rm -rf $(dir $(SANITY_DIR)) && mkdir -p $(SANITY_DIR)
@@ -83,8 +86,9 @@ IMAGES ?=
 local-images: cluster docker-env
 	python3 tests/images/local_images.py $(IMAGES)
 
-integration: collection cluster docker-env
-	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q --durations=30 tests/integration $(PYTEST_ARGS)
+# The images are built and imported before the workers start, so no two tests build the same image.
+integration: collection cluster docker-env local-images
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) -m pytest -q --durations=30 $(INTEGRATION_WORKERS) tests/integration $(PYTEST_ARGS)
 
 molecule: collection cluster
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) molecule test -s local

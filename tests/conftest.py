@@ -83,6 +83,48 @@ def cache_images():
     return values
 
 
+# The integration suite runs on two pytest-xdist workers (see the Makefile). A file's tests stay together on
+# one worker, so a module fixture (a converged role, the converged site) is built once; files that touch the
+# same fixed, cluster-wide things share a group and so a worker: test_site and test_airgap both run
+# playbooks/site.yml with the local inventory (the node's containerd mirror, the site's namespaces).
+# (xdist's own `loadgroup` marks do nothing under pytest 9, which dropped the Node._nodeid it rewrites: the
+# grouping is this scheduler's.)
+XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site"}
+# Longest first (the scheduler keeps collection order, --no-loadscope-reorder): the site group takes about
+# 10 minutes, so it starts at once and the short files fill the other worker. From a serial run, 2026-12-01.
+# test_airgap before test_site: its site.yml runs on a cluster without the platform, as it always has.
+XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py", "test_k3s_roles.py",
+                       "test_databases_compose.py", "test_registry_role.py", "test_helm_tenant.py")
+
+
+def xdist_group(nodeid):
+    """The work unit of a test: its integration file (or that file's shared group); a unit test is its own."""
+    path = nodeid.split("::", 1)[0]
+    if "/integration/" not in "/" + path:
+        return nodeid
+    return XDIST_SHARED_GROUPS.get(path.rsplit("/", 1)[-1], path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+    class FileGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return xdist_group(nodeid)
+
+    return FileGroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.path.name
+        return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: tests within a file keep their order
+
+
 @pytest.fixture(scope="session")
 def images():
     values = cache_images()
