@@ -21,9 +21,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build/collections
 INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
-# Two pytest-xdist workers share the 2 cores; tests/conftest.py groups files and orders them longest first.
-# INTEGRATION_WORKERS= runs the suite serially.
-INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
+# Serial by default. INTEGRATION_WORKERS="-n 2 --dist loadgroup --no-loadscope-reorder" runs it on two
+# pytest-xdist workers (tests/conftest.py: one unit per file, longest first): 1462-1537 s instead of 2430 s,
+# but on 2026-12-01 one such run saw test_langflow_real's third and fourth plays report changed=1, not yet
+# explained, so CI stays serial until it is.
+INTEGRATION_WORKERS ?=
 
 .PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 
@@ -62,7 +64,7 @@ build: collection
 	ansible-galaxy collection build --force --output-path build/dist .
 
 unit: collection
-	$(PY) -m pytest -q -n 2 tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 sanity: collection
 	rm -rf $(dir $(SANITY_DIR)) && mkdir -p $(SANITY_DIR)

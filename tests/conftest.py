@@ -118,6 +118,9 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):
+        return  # a serial run keeps the files' order
+
     def rank(item):
         name = item.path.name
         return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)

@@ -49,6 +49,17 @@ PLAYBOOK = """
 """
 
 
+def _changed_tasks(stdout):
+    """Names of the tasks whose result was `changed` in ansible-playbook's default output."""
+    tasks, task = [], None
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK ["):].rsplit("]", 1)[0]
+        elif line.startswith("changed:") and task:
+            tasks.append(task)
+    return tasks
+
+
 @pytest.fixture(scope="module")
 def langflow_image(kubeconfig):
     ensure_image(LANGFLOW_IMAGE, ROOT / "tests/images/langflow")
@@ -116,15 +127,17 @@ def test_real_langflow_on_postgresql(tmp_path, kubeconfig, kubectl, namespace, d
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=str(ROOT), check=False)
 
     try:
-        runs = []
+        runs, changed = [], []
         for args in (("--check",), (), ("--check", "--diff"), ()):
             proc = play(*args)
             assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
             for secret in passwords.values():
                 assert secret not in proc.stdout + proc.stderr
             runs.append(proc.stdout.rsplit("PLAY RECAP", 1)[1])
+            changed.append(_changed_tasks(proc.stdout))
         assert "changed=0" not in runs[1], runs[1]
-        assert "changed=0" in runs[2] and "changed=0" in runs[3], runs[2:]
+        # the tasks that reported a change, so a failure names them
+        assert "changed=0" in runs[2] and "changed=0" in runs[3], (runs[2:], changed[2:])
 
         for name in (ide, runtime):
             dep = json.loads(kubectl("get", "deployment", name, "-n", ns, "-o", "json").stdout)
