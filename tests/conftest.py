@@ -83,12 +83,13 @@ def cache_images():
     return values
 
 
-# The integration suite runs on two pytest-xdist workers (see the Makefile). A file's tests stay together on
+# The integration suite can run on two pytest-xdist workers (INTEGRATION_WORKERS in the Makefile; serial by
+# default for now). A file's tests stay together on
 # one worker, so a module fixture (a converged role, the converged site) is built once; files that touch the
 # same fixed, cluster-wide things share a group and so a worker: test_site and test_airgap both run
 # playbooks/site.yml with the local inventory (the node's containerd mirror, the site's namespaces).
 # (xdist's own `loadgroup` marks do nothing under pytest 9, which dropped the Node._nodeid it rewrites: the
-# grouping is this scheduler's.)
+# grouping is this scheduler's, which overrides LoadScopeScheduling._split_scope of xdist 3.8.)
 XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site"}
 # Longest first (the scheduler keeps collection order, --no-loadscope-reorder): the site group takes about
 # 10 minutes, so it starts at once and the short files fill the other worker. From a serial run, 2026-12-01.
