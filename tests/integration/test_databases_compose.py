@@ -20,6 +20,9 @@ import pytest
 from conftest import CACHE
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "images"))
+import local_images  # noqa: E402  # pylint: disable=wrong-import-position
+
 PG_IMAGE = "aistack.local/postgres:17"
 REDIS_IMAGE = "aistack.local/redis:8"
 BASE_IMAGE = "aistack.local/debian:trixie"
@@ -43,8 +46,13 @@ def docker_images():
         pytest.fail("docker compose plugin missing: run tests/images/install-compose.sh")
     if _docker("image", "inspect", BASE_IMAGE, check=False).returncode != 0:
         pytest.fail("%s missing: run tests/cluster/cluster.sh base-image" % BASE_IMAGE)
-    _docker("build", "-q", "-t", PG_IMAGE, str(ROOT / "tests/images/postgres"))
-    _docker("build", "-q", "-t", REDIS_IMAGE, str(ROOT / "tests/images/redis"))
+    # Built as `make local-images` builds them (same source-hash label, so the same image): a plain
+    # `docker build` here would move the tag under the local site's running containers, and a concurrent
+    # test of the site would see Compose recreate them.
+    try:
+        local_images.ensure(["postgres", "redis"])
+    except RuntimeError as err:
+        pytest.fail(str(err))
     return dict(postgres=PG_IMAGE, redis=REDIS_IMAGE)
 
 

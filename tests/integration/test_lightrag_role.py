@@ -220,6 +220,10 @@ def test_lightrag_role_on_postgres(run_playbook, kubectl, namespace, playbook, i
     # bad inputs fail before anything is written (the namespace does not exist yet)
     proc = run_playbook(playbook, extra_vars=_vars(ns, lightrag_image_tag="latest"))
     assert proc.returncode != 0 and "lightrag_image_tag must be a pinned version" in proc.stdout, proc.stdout[-2000:]
+    proc = run_playbook(playbook, extra_vars=_vars(ns, lightrag_tracing=True,
+                                                   lightrag_phoenix_endpoint="http://phoenix:6006/v1/traces"))
+    assert proc.returncode != 0 and "lightrag_phoenix_endpoint is 'http://phoenix:6006/v1/traces'" in proc.stdout, \
+        proc.stdout[-2000:]
     assert kubectl("get", "namespace", ns, check=False).returncode != 0
 
     kubectl("create", "namespace", ns)

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 
@@ -117,6 +118,40 @@ def test_lightrag_through_the_ingress_on_postgresql(site, kubectl):
     assert status == 200, body[:500]
     config = json.loads(body).get("configuration", {})
     assert config.get("kv_storage") == "PGKVStorage" and config.get("vector_storage") == "PGVectorStorage", body[:800]
+
+
+def _spans(project, marker):
+    """Spans of a Phoenix project (its REST API, through the ingress) whose content names the marker."""
+    status, body = _via_ingress("phoenix.aistack.localhost", "/v1/projects/%s/spans?limit=200" % project)
+    if status != 200:
+        return None
+    return [span for span in json.loads(body)["data"] if marker in json.dumps(span)] or None
+
+
+WORKER_PUSH = """
+import json, os, sys, redis
+r = redis.Redis(host=os.environ["REDIS_HOST"], port=int(os.environ["REDIS_PORT"]), password=os.environ["REDIS_PASSWORD"])
+r.rpush(os.environ["QUEUE_NAME"], json.dumps({"id": sys.argv[1], "input": sys.argv[1]}))
+"""
+
+
+def test_lightrag_and_the_worker_trace_to_phoenix(site, kubectl):
+    """aistack_tracing on the local site: a LightRAG query and a worker job leave spans in their Phoenix projects."""
+    marker = "trace-check-%s" % uuid.uuid4().hex[:8]
+    # negative control: nothing names the marker before the requests are made
+    assert _spans("platform-lightrag-dev", marker) is None and _spans("langgraph-worker", marker) is None
+    key = base64.b64decode(json.loads(kubectl("get", "secret", "lightrag-api", "-n", "aistack-system", "-o", "json")
+                                      .stdout)["data"]["LIGHTRAG_API_KEY"]).decode()
+    query = json.dumps({"query": "What does %s mean?" % marker, "mode": "mix"}).encode()
+    status, body = _via_ingress("lightrag-platform.%s" % DOMAIN, "/query", data=query, timeout=120,
+                                headers={"X-API-Key": key, "Content-Type": "application/json"})
+    assert status == 200, body[:500]
+    kubectl("exec", "-n", "langgraph", "deploy/langgraph-worker", "--", "python", "-c", WORKER_PUSH, marker)
+    # the OTLP exporters send in batches (every few seconds)
+    lightrag = wait_until("LightRAG's spans in Phoenix", lambda: _spans("platform-lightrag-dev", marker), 90, interval=3)
+    assert {span.get("span_kind") for span in lightrag} & {"LLM", "EMBEDDING"}, lightrag[:2]
+    worker = wait_until("the worker's job span in Phoenix", lambda: _spans("langgraph-worker", marker), 90, interval=3)
+    assert worker[0]["name"] == "langgraph.job", worker[0]
 
 
 def test_observability_uis_through_the_ingress(site):
