@@ -21,11 +21,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/build/collections
 INVENTORY ?= inventories/local
 VAULT_PASS ?= $(ROOT)/inventories/local/vault-password.txt
 PYTEST_ARGS ?=
-# Serial by default. INTEGRATION_WORKERS="-n 2 --dist loadgroup --no-loadscope-reorder" runs it on two
-# pytest-xdist workers (tests/conftest.py: one unit per file, longest first): 1462-1537 s instead of 2430 s,
-# but on 2026-12-01 one such run saw test_langflow_real's third and fourth plays report changed=1, not yet
-# explained, so CI stays serial until it is.
-INTEGRATION_WORKERS ?=
+# The integration suite on two pytest-xdist workers (tests/conftest.py: one work unit per file, the local
+# site's files together, longest first): about 1500 s instead of 2430 s serial. INTEGRATION_WORKERS= runs
+# it serially (one test at a time, easier to read when debugging).
+INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
 .PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
 

@@ -83,8 +83,8 @@ def cache_images():
     return values
 
 
-# The integration suite can run on two pytest-xdist workers (INTEGRATION_WORKERS in the Makefile; serial by
-# default for now). A file's tests stay together on
+# The integration suite runs on two pytest-xdist workers (INTEGRATION_WORKERS in the Makefile; empty:
+# serial). A file's tests stay together on
 # one worker, so a module fixture (a converged role, the converged site) is built once; files that touch the
 # same fixed, cluster-wide things share a group and so a worker: test_site and test_airgap both run
 # playbooks/site.yml with the local inventory (the node's containerd mirror, the site's namespaces).
