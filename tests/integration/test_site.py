@@ -42,6 +42,12 @@ def _via_ingress(host, path, data=None, headers=None, timeout=15):
         return None, str(err)
 
 
+def _secret_value(kubectl, namespace, name, key):
+    """One key of a Secret of the converged site, decoded."""
+    secret = json.loads(kubectl("get", "secret", name, "-n", namespace, "-o", "json").stdout)
+    return base64.b64decode(secret["data"][key]).decode()
+
+
 def _ok(response):
     """The (status, body) of a 200 answer, else None (for wait_until)."""
     return response if response[0] == 200 else None
@@ -88,9 +94,7 @@ def test_langflow_through_the_ingress(site, kubectl):
                               lambda: _ok(_via_ingress("langflow-team-demo.%s" % DOMAIN, "/health")), timeout=120, interval=3)
     assert json.loads(body)["status"] == "ok"
     # the runtime answers its API: the superuser logs in and lists flows
-    secret = json.loads(kubectl("get", "secret", "team-demo-langflow-runtime-dev-env", "-n", "team-demo-dev",
-                                "-o", "json").stdout)
-    password = base64.b64decode(secret["data"]["LANGFLOW_SUPERUSER_PASSWORD"]).decode()
+    password = _secret_value(kubectl, "team-demo-dev", "team-demo-langflow-runtime-dev-env", "LANGFLOW_SUPERUSER_PASSWORD")
     host = "langflow-runtime-team-demo.%s" % DOMAIN
     status, body = _via_ingress(host, "/api/v1/login", data=("username=admin&password=%s" % password).encode(),
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -112,8 +116,7 @@ def test_langflow_keeps_its_tables_in_postgresql(site):
 
 
 def test_lightrag_through_the_ingress_on_postgresql(site, kubectl):
-    key = base64.b64decode(json.loads(kubectl("get", "secret", "lightrag-api", "-n", "aistack-system", "-o", "json")
-                                      .stdout)["data"]["LIGHTRAG_API_KEY"]).decode()
+    key = _secret_value(kubectl, "aistack-system", "lightrag-api", "LIGHTRAG_API_KEY")
     status, body = _via_ingress("lightrag-platform.%s" % DOMAIN, "/health", headers={"X-API-Key": key})
     assert status == 200, body[:500]
     config = json.loads(body).get("configuration", {})
@@ -140,8 +143,7 @@ def test_lightrag_and_the_worker_trace_to_phoenix(site, kubectl):
     marker = "trace-check-%s" % uuid.uuid4().hex[:8]
     # negative control: nothing names the marker before the requests are made
     assert _spans("platform-lightrag-dev", marker) is None and _spans("langgraph-worker", marker) is None
-    key = base64.b64decode(json.loads(kubectl("get", "secret", "lightrag-api", "-n", "aistack-system", "-o", "json")
-                                      .stdout)["data"]["LIGHTRAG_API_KEY"]).decode()
+    key = _secret_value(kubectl, "aistack-system", "lightrag-api", "LIGHTRAG_API_KEY")
     query = json.dumps({"query": "What does %s mean?" % marker, "mode": "mix"}).encode()
     status, body = _via_ingress("lightrag-platform.%s" % DOMAIN, "/query", data=query, timeout=120,
                                 headers={"X-API-Key": key, "Content-Type": "application/json"})
@@ -169,7 +171,7 @@ def test_summary_names_urls_and_secrets_never_passwords(site, kubectl):
     for name, ns, key in (("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SUPERUSER_PASSWORD"),
                           ("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SECRET_KEY"),
                           ("lightrag-api", "aistack-system", "LIGHTRAG_API_KEY")):
-        value = base64.b64decode(json.loads(kubectl("get", "secret", name, "-n", ns, "-o", "json").stdout)["data"][key]).decode()
+        value = _secret_value(kubectl, ns, name, key)
         assert len(value) >= 8
         for run in ("first", "second", "check"):
             assert value not in site[run].stdout + site[run].stderr, (name, run)
