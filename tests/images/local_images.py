@@ -49,11 +49,11 @@ def catalogue():
         "phoenix": ("aistack.local/phoenix:20.26.1", ctx("phoenix"), {"cluster"}, "2-4 min"),
         "prometheus": ("aistack.local/prometheus:2.53.3", ctx("prometheus"), {"cluster"}, "1 min"),
         "loki": ("aistack.local/loki:" + loki, [str(HERE / "loki" / "build-images.sh"), "loki"], {"cluster"},
-                 "6 min (Go build, shared with promtail)"),
+                 "9 min (Go build, shared with promtail)"),
         "promtail": ("aistack.local/promtail:" + loki, [str(HERE / "loki" / "build-images.sh"), "promtail"],
                      {"cluster"}, "with loki"),
         "traefik": ("aistack.local/traefik:" + traefik, [str(HERE / "traefik" / "build-image.sh")], {"cluster"},
-                    "6 min (Go build)"),
+                    "10 min (Go build)"),
         "langgraph-worker": ("aistack.local/langgraph-worker:0.1.0", ctx("langgraph-worker"), {"cluster"}, "1 min"),
         "llm-standin": ("aistack.local/llm-standin:1.0.0", ctx("llm-standin"), {"cluster"}, "20 s"),
     }
