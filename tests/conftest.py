@@ -96,6 +96,9 @@ XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site"}
 # test_airgap before test_site: its site.yml runs on a cluster without the platform, as it always has.
 XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py", "test_k3s_roles.py",
                        "test_databases_compose.py", "test_registry_role.py", "test_helm_tenant.py")
+# Last: the files that run the Go-built images, which on a cold machine build in the background while the
+# rest of the suite runs (Makefile, integration); test_site waits for them after test_airgap.
+XDIST_LAST = ("test_ingress_role.py", "test_observability_loki.py")
 
 
 def xdist_group(nodeid):
@@ -124,6 +127,8 @@ def pytest_collection_modifyitems(config, items):
 
     def rank(item):
         name = item.path.name
+        if name in XDIST_LAST:
+            return len(XDIST_LONGEST_FIRST) + 1 + XDIST_LAST.index(name)
         return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: tests within a file keep their order

@@ -593,15 +593,21 @@ docker_up() {
   wait_for "dockerd" 60 docker info
 }
 
+# The base image alone (debootstrap, no Go build): the Docker image builds start from it while `build`
+# compiles the cluster's binaries. Its archive is the one `build` lists for import.
 base_image() {
   docker_up
-  # shellcheck disable=SC1091
-  source "$CACHE/images.env" 2>/dev/null || build
-  # shellcheck disable=SC1091
-  source "$CACHE/images.env"
-  if docker image inspect "$AISTACK_BASE_IMAGE" >/dev/null 2>&1; then return 0; fi
-  docker load -i "$IMAGES/debian-$BASE_SUITE.tar" >/dev/null
-  log "loaded $AISTACK_BASE_IMAGE into Docker"
+  local ref=aistack.local/debian:$BASE_SUITE file=$IMAGES/debian-$BASE_SUITE.tar rootfs
+  if docker image inspect "$ref" >/dev/null 2>&1; then return 0; fi
+  host_packages
+  rootfs=$(build_base_rootfs)
+  if [[ ! -f $file ]]; then
+    mkdir -p "$IMAGES"
+    python3 "$HERE/mkimage.py" -o "$file.part" --tag "$ref" --rootfs-tar "$rootfs" --cmd /bin/bash >/dev/null
+    mv "$file.part" "$file"
+  fi
+  docker load -i "$file" >/dev/null
+  log "loaded $ref into Docker"
 }
 
 case ${1:-} in

@@ -10,15 +10,20 @@ image goes into the cluster's containerd only when the cluster lacks that exact 
 """
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
 CLUSTER_SH = ROOT / "tests" / "cluster" / "cluster.sh"
 BUILD_CONTEXT = HERE / "langgraph-worker" / "build-image.sh"
 
@@ -105,60 +110,121 @@ def cluster_config_digest(ref):
         return None
 
 
+@contextlib.contextmanager
+def _locked(name, waiting_msg=None):
+    """Hold the file lock ``name`` (shared by every process on this machine: `make integration` builds the
+    Go-built images in the background while tests that need them wait here instead of building them twice)."""
+    locks = CACHE / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / (name.replace("/", "_").replace(":", "_") + ".lock"), "w", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            start = time.time()
+            if waiting_msg:
+                _log(waiting_msg)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if waiting_msg:
+                _log("%s: done waiting after %.0f s" % (name, time.time() - start))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build(ref, command, hint=""):
     """docker build ``ref`` with ``command`` unless Docker has it (from the same sources, for a build context);
-    returns seconds spent building."""
+    returns seconds spent building. Another process building ``ref`` is waited for, not repeated."""
     wanted = None
     if command[0] == str(BUILD_CONTEXT):
         wanted = source_hash(command[1])
         command = command + [ref, wanted]
     if docker_has(ref, wanted):
         return 0.0
-    _log("building %s (cold: about %s)" % (ref, hint or "a minute"))
-    start = time.time()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not docker_has(ref, wanted):
-        raise RuntimeError("building %s failed:\n%s%s" % (ref, proc.stdout[-3000:], proc.stderr[-3000:]))
-    took = time.time() - start
-    _log("built %s in %.0f s" % (ref, took))
-    return took
+    with _locked("build-" + ref, "waiting for %s: another process builds it (cold: about %s)" % (ref, hint or "a minute")):
+        if docker_has(ref, wanted):
+            return 0.0
+        _log("building %s (cold: about %s)" % (ref, hint or "a minute"))
+        start = time.time()
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not docker_has(ref, wanted):
+            raise RuntimeError("building %s failed:\n%s%s" % (ref, proc.stdout[-3000:], proc.stderr[-3000:]))
+        took = time.time() - start
+        _log("built %s in %.0f s" % (ref, took))
+        return took
 
 
 def import_into_cluster(ref):
-    """Import ``ref`` from Docker into the local cluster's containerd unless it holds that exact image."""
-    if cluster_config_digest(ref) == docker_id(ref):
-        return False
-    _log("importing %s into the cluster's containerd" % ref)
-    subprocess.run([str(CLUSTER_SH), "import-image", ref], check=True, capture_output=True)
-    return True
+    """Import ``ref`` from Docker into the local cluster's containerd unless it holds that exact image.
+
+    One import at a time, across processes: they are disk-bound, and two would only slow each other down."""
+    with _locked("import", "waiting to import %s: another import runs" % ref):
+        if cluster_config_digest(ref) == docker_id(ref):
+            return False
+        _log("importing %s into the cluster's containerd" % ref)
+        subprocess.run([str(CLUSTER_SH), "import-image", ref], check=True, capture_output=True)
+        return True
 
 
-def ensure(names=None):
+def lane(command):
+    """Which build lane an image's command belongs to: "go" for the images around a Go binary that
+    cluster.sh compiles (CPU-bound, minutes cold), "docker" for Docker builds on the base image (mostly
+    package downloads and unpacking). The two lanes run side by side."""
+    return "docker" if command[0] == str(BUILD_CONTEXT) else "go"
+
+
+def plan(names, items, lanes=None):
+    """The image names of each lane, in catalogue order -> {lane: [name, ...]} (lanes limits it)."""
+    out = {}
+    for name in names:
+        which = lane(items[name][1])
+        if lanes is None or which in lanes:
+            out.setdefault(which, []).append(name)
+    return out
+
+
+def _run_lane(names, items, build_only):
+    for name in names:
+        ref, command, where, hint = items[name]
+        build(ref, command, hint)
+        if "cluster" in where and not build_only:
+            import_into_cluster(ref)
+
+
+def ensure(names=None, build_only=False, lanes=None):
+    """Build (and, unless ``build_only``, import into the cluster) the images ``names`` (default: all),
+    the Go lane and the Docker lane side by side."""
     items = catalogue()
     unknown = [n for n in names or [] if n not in items]
     if unknown:
         raise SystemExit("unknown image(s) %s; known: %s" % (", ".join(unknown), ", ".join(items)))
     start = time.time()
-    for name in names or list(items):
-        ref, command, where, hint = items[name]
-        build(ref, command, hint)
-        if "cluster" in where:
-            import_into_cluster(ref)
-    _log("%d image(s) ready in %.0f s" % (len(names or items), time.time() - start))
+    work = plan(names or list(items), items, lanes)
+    with ThreadPoolExecutor(max_workers=max(1, len(work))) as pool:
+        futures = [pool.submit(_run_lane, lane_names, items, build_only) for lane_names in work.values()]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+    count = sum(len(v) for v in work.values())
+    _log("%d image(s) %s in %.0f s" % (count, "built" if build_only else "ready", time.time() - start))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build in Docker only, no cluster needed (make runs it while the cluster builds)")
+    parser.add_argument("--lane", choices=["docker", "go"], action="append",
+                        help="only the images of this build lane (repeatable)")
     args = parser.parse_args(argv)
     if args.list:
         for name, (ref, _cmd, where, hint) in catalogue().items():
-            print("%-18s %-40s %-15s cold %s" % (name, ref, ",".join(sorted(where)), hint))
+            print("%-18s %-40s %-15s %-7s cold %s" % (name, ref, ",".join(sorted(where)), lane(_cmd), hint))
         return 0
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         raise SystemExit("no Docker engine: run tests/cluster/cluster.sh docker base-image")
-    ensure(args.names)
+    ensure(args.names, build_only=args.build_only, lanes=args.lane)
     return 0
 
 

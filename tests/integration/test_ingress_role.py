@@ -19,10 +19,9 @@ import pytest
 
 from conftest import converge_sequence, targets_local_cluster, wait_until
 
-from test_langgraph_worker import _docker_has, local_images
+from test_langgraph_worker import local_images
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD_IMAGE = ROOT / "tests" / "images" / "traefik" / "build-image.sh"
 TRAEFIK_VERSION = [line.split("=", 1)[1] for line in (ROOT / "tests/cluster/versions.env").read_text().splitlines()
                    if line.startswith("TRAEFIK_VERSION=")][0]
 IMAGE = "aistack.local/traefik:" + TRAEFIK_VERSION
@@ -42,22 +41,18 @@ def _port_free(port):
 
 @pytest.fixture(scope="session")
 def traefik_image(kubeconfig):
-    """Build the image when Docker lacks it (the Go build runs once and is cached), import it when needed."""
+    """The Traefik image (built once, the Go build cached), in the cluster."""
     if not targets_local_cluster():
         pytest.skip("the role runs Traefik on the node's loopback and the test curls it from here: local cluster only")
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.fail("no Docker engine: run tests/cluster/cluster.sh docker base-image")
-    if not _docker_has(IMAGE):
-        started = time.time()
-        proc = subprocess.run([str(BUILD_IMAGE)], capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        print("built %s in %.0f s" % (IMAGE, time.time() - started))
+    # make integration builds it in the background, cold: ensure() waits for that build instead of repeating it
+    local_images.ensure(["traefik"])
     version = subprocess.run(["docker", "run", "--rm", IMAGE, "version"], capture_output=True, text=True, check=True)
     assert TRAEFIK_VERSION in version.stdout, version.stdout
     user = subprocess.run(["docker", "image", "inspect", "-f", "{{.Config.User}}", IMAGE], capture_output=True,
                           text=True, check=True).stdout.strip()
     assert user and not user.startswith("0") and user != "root", user
-    local_images.import_into_cluster(IMAGE)
     return IMAGE
 
 

@@ -5,39 +5,25 @@ selector on the labels the role promises (namespace, pod, container, app, tenant
 inputs refused before anything exists, and state=absent removing the cluster-scoped RBAC."""
 
 import json
-import subprocess
 import time
 import urllib.parse
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import CACHE, local_image_vars, targets_local_cluster, wait_until
 
-from test_langgraph_worker import _docker_has, local_images
+from test_langgraph_worker import local_images
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_IMAGES = ROOT / "tests/images/loki/build-images.sh"
-LOKI_VERSION = [line.split("=", 1)[1].lstrip("v") for line in (ROOT / "tests/cluster/versions.env").read_text().splitlines()
-                if line.startswith("LOKI_VERSION=")][0]
-IMAGES = {"aistack.local/loki:" + LOKI_VERSION: ROOT / "tests/images/loki",
-          "aistack.local/promtail:" + LOKI_VERSION: ROOT / "tests/images/promtail"}
 BASE_IMAGE = "aistack.local/debian:trixie"
 
 
 @pytest.fixture(scope="session")
 def loki_images(kubeconfig):
-    """Build the images when Docker lacks them (the Go build runs once and is cached), import them when needed."""
-    if not all(_docker_has(ref) for ref in IMAGES):
-        started = time.time()
-        proc = subprocess.run([str(BUILD_IMAGES)], capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        print("built %s in %.0f s" % (", ".join(IMAGES), time.time() - started))
-    # built by build-images.sh from the cached Go binaries, not from a plain build context: only import them
-    for ref in IMAGES:
-        local_images.import_into_cluster(ref)
+    """The Loki and Promtail images (one cached Go build), in the cluster. make integration builds them in the
+    background, cold: ensure() waits for that build instead of repeating it."""
+    local_images.ensure(["loki", "promtail"])
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def fake_collections(tmp_path):
     overlay = base / "aistack" / "platform"
     for entry in ("roles", "meta", "galaxy.yml", "charts"):
         (overlay / entry).symlink_to(ROOT / entry)
-    for entry in ("modules", "module_utils", "filter", "doc_fragments"):
+    for entry in ("modules", "module_utils", "plugin_utils", "filter", "doc_fragments"):
         (overlay / "plugins" / entry).symlink_to(ROOT / "plugins" / entry)
     return tmp_path / "collections"
 
