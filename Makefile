@@ -57,6 +57,10 @@ site: collection local-images
 	ansible-playbook playbooks/site.yml -i $(INVENTORY) --vault-password-file $(VAULT_PASS) \
 	  -e aistack_kubeconfig=$$($(CLUSTER) kubeconfig)
 	echo "make site: site.yml took $$(( $$(date +%s) - start )) s"
+	start=$$(date +%s)
+	ansible-playbook playbooks/verify.yml -i $(INVENTORY) --vault-password-file $(VAULT_PASS) \
+	  -e aistack_kubeconfig=$$($(CLUSTER) kubeconfig) -e verify_report_dir=$(ROOT)/build/verify
+	echo "make site: verify.yml took $$(( $$(date +%s) - start )) s (reports in build/verify)"
 
 build: collection
 	mkdir -p build/dist

@@ -18,4 +18,5 @@ class FilterModule(object):
             "verify_failures": _wrap(verify.failures),
             "verify_report": _wrap(verify.report),
             "verify_junit": _wrap(verify.junit),
+            "verify_site_apps": _wrap(verify.site_apps),
         }

@@ -145,3 +145,82 @@ def junit(results, suite="aistack.platform verify", timestamp=None):
         elif row["status"] == "skipped":
             ET.SubElement(case, "skipped", message=row["got"] or "not run in this mode")
     return ET.tostring(root, encoding="unicode")
+
+
+def _ref(name, key):
+    return {"name": name, "key": key} if name else None
+
+
+def site_apps(site):
+    """The apps ``site_check`` verifies, from the site's settings (roles/verify collects them from the inventory).
+
+    ``site`` holds one entry per layer, each with ``enabled``: ``langflow`` (tenants as in ``langflow_tenants``,
+    superuser, llm), ``lightrag``, ``worker``, ``observability``, ``databases``. Release names follow the field
+    rule ``<team>-<service>-<env>`` in namespace ``<team>-<env>``.
+    """
+    if not isinstance(site, dict):
+        raise AistackError("expected a dict of layers, got %s" % type(site).__name__, field="verify_site",
+                           fix="leave verify_site to the role's defaults or give a dict per layer")
+    apps = []
+    langflow = site.get("langflow") or {}
+    llm = langflow.get("llm") or {}
+    if langflow.get("enabled", True):
+        for index, tenant in enumerate(langflow.get("tenants") or []):
+            if not isinstance(tenant, dict) or not tenant.get("team") or not tenant.get("environments"):
+                raise AistackError("every tenant needs team and environments", field="langflow_tenants[%d]" % index,
+                                   fix="the same tenants the langflow role deploys")
+            planes = [("ide", langflow.get("ide_service", "langflow"))]
+            if tenant.get("runtime", True):
+                planes.append(("runtime", langflow.get("runtime_service", "langflow-runtime")))
+            for env in tenant["environments"]:
+                for plane, service in planes:
+                    release = "%s-%s-%s" % (tenant["team"], service, env)
+                    app = {"kind": "langflow", "name": release, "namespace": "%s-%s" % (tenant["team"], env),
+                           "tenant": "%s/%s" % (tenant["team"], env), "label": "langflow-%s" % plane, "plane": plane,
+                           "username": langflow.get("superuser") or "admin",
+                           "login_secret": _ref("%s-env" % release, "LANGFLOW_SUPERUSER_PASSWORD")
+                           if langflow.get("vaulted_passwords", True) else _ref("%s-generated" % release, "superuser-password"),
+                           "expect_echo": bool(llm.get("echo"))}
+                    if llm.get("base_url"):
+                        app["llm"] = {"base_url": llm["base_url"], "model": llm.get("model") or "gpt-4o-mini",
+                                      "namespace": llm.get("namespace") or app["namespace"],
+                                      "api_key_secret": _ref(llm.get("api_key_secret"), llm.get("api_key_key") or "api-key")}
+                    flow = (langflow.get("runtime_flow") or "") if plane == "runtime" else ""
+                    if flow:
+                        app["flow"] = flow
+                    apps.append(app)
+    lightrag = site.get("lightrag") or {}
+    if lightrag.get("enabled"):
+        release = "%s-%s-%s" % (lightrag.get("team", "platform"), lightrag.get("service", "lightrag"),
+                                lightrag.get("environment", "dev"))
+        apps.append({"kind": "lightrag", "name": release, "namespace": lightrag.get("namespace", "aistack-system"),
+                     "label": "lightrag", "api_key_secret": _ref(lightrag.get("api_key_secret"), "LIGHTRAG_API_KEY"),
+                     "storage": lightrag.get("storage", "postgresql"), "project": release})
+    worker = site.get("worker") or {}
+    if worker.get("enabled"):
+        release = worker.get("release", "langgraph-worker")
+        apps.append({"kind": "worker", "name": release, "namespace": worker.get("namespace", "langgraph"),
+                     "label": "langgraph-worker", "project": worker.get("project") or release,
+                     "password_secret": _ref(worker.get("redis_secret", "db-redis"), worker.get("redis_password_key", "REDIS_PASSWORD")),
+                     "redis_service": {"name": worker.get("redis_service", "redis"),
+                                       "namespace": worker.get("redis_namespace", "aistack-system")},
+                     "queue": worker.get("queue", "langgraph:jobs")})
+    databases = site.get("databases") or {}
+    if databases.get("enabled"):
+        for service in databases.get("services") or []:
+            if service in ("postgresql", "redis"):
+                apps.append({"kind": "database", "name": service, "namespace": databases.get("namespace", "aistack-system"),
+                             "engine": service, "compose_project": databases.get("compose_project") or None})
+    obs = site.get("observability") or {}
+    if obs.get("enabled"):
+        namespace = obs.get("namespace", "observability")
+        scraped = obs.get("scraped_apps") or []
+        if obs.get("phoenix", True):
+            apps.append({"kind": "phoenix", "name": "phoenix", "namespace": namespace, "selector": "app.kubernetes.io/name=phoenix"})
+        if obs.get("prometheus", True):
+            apps.append({"kind": "prometheus", "name": "prometheus", "namespace": namespace,
+                         "selector": "app.kubernetes.io/name=prometheus", "apps": scraped})
+        if obs.get("loki", True):
+            apps.append({"kind": "loki", "name": "loki", "namespace": namespace, "selector": "app.kubernetes.io/name=loki",
+                         "apps": obs.get("logging_apps") or []})
+    return apps
