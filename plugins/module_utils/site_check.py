@@ -253,6 +253,28 @@ def sample_flow(components, name, base_url_value, api_key, model, marker):
             "data": {"nodes": nodes, "edges": edges}, "endpoint_name": name}
 
 
+def echo_flow(components, name, flow_id=None):
+    """A flow Chat Input -> Chat Output (no model) from the live component registry, in Langflow's export format:
+    what a flow file kept with the inventory looks like (``id`` and ``endpoint_name`` set, so a runtime that loads
+    it upserts it by id and runs it by name)."""
+    found = {}
+    for category in (components or {}).values():
+        if isinstance(category, dict):
+            found.update(category)
+    if "ChatInput" not in found or "ChatOutput" not in found:
+        raise AistackError("this Langflow serves no Chat Input/Output component", field="langflow")
+    nodes = []
+    for index, type_name in enumerate(("ChatInput", "ChatOutput")):
+        node_id = "%s-%s" % (type_name, name[-5:])
+        nodes.append({"id": node_id, "type": "genericNode", "position": {"x": 300 * index, "y": 0},
+                      "data": {"id": node_id, "type": type_name, "node": json.loads(json.dumps(found[type_name]))}})
+    doc = {"name": name, "description": "chat input to chat output", "endpoint_name": name,
+           "data": {"nodes": nodes, "edges": [_edge(nodes[0], "message", nodes[1], "input_value")]}}
+    if flow_id:
+        doc["id"] = flow_id
+    return doc
+
+
 def _set_field(node, names, value):
     template = node["data"]["node"].get("template") or {}
     for name in names:
@@ -743,7 +765,7 @@ class SiteChecker(object):
         result_key = app["result_prefix"] + job_id
         text = "%s worker check" % self.p["run_id"]
         try:
-            self.redis(pairs[0], password, "LPUSH", app["queue"], json.dumps({"id": job_id, "input": text}))
+            self.redis(pairs[0], password, "RPUSH", app["queue"], json.dumps({"id": job_id, "input": text}))
             self.created.append(("redis key", pairs[0], password, result_key))
 
             def done():

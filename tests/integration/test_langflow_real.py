@@ -181,6 +181,8 @@ def test_real_langflow_on_postgresql(tmp_path, kubeconfig, kubectl, namespace, d
             files = kubectl("exec", "-n", ns, pod, "--", "find", "/app/data", "-name", "*.db").stdout.split()
             assert files == [], files
 
+        _flows_reach_the_runtime(tmp_path, kubectl, ns, ide, runtime, play)
+
         gone = play(langflow_state="absent")
         assert gone.returncode == 0, gone.stdout[-3000:]
         assert kubectl("get", "deployment", ide, "-n", ns, check=False).returncode != 0
@@ -188,6 +190,76 @@ def test_real_langflow_on_postgresql(tmp_path, kubeconfig, kubectl, namespace, d
         kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
         subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True,
                        check=False)
+
+
+def _login(kubectl, ns, name):
+    secret = json.loads(kubectl("get", "secret", name + "-generated", "-n", ns, "-o", "json").stdout)
+    password = base64.b64decode(secret["data"]["superuser-password"]).decode()
+    form = urllib.parse.urlencode({"username": "admin", "password": password}).encode()
+    status, body = _get(_service_url(kubectl, ns, name, "/api/v1/login"), data=form,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200, body[:300]
+    return {"Authorization": "Bearer " + json.loads(body)["access_token"]}
+
+
+def _runtime_pod(kubectl, ns, name):
+    pods = json.loads(kubectl("get", "pods", "-n", ns, "-l", "app.kubernetes.io/instance=" + name, "-o", "json").stdout)
+    return sorted(p["metadata"]["uid"] for p in pods["items"] if not p["metadata"].get("deletionTimestamp"))
+
+
+def _flows_reach_the_runtime(tmp_path, kubectl, ns, ide, runtime, play):
+    """Flow files kept with the inventory reach the API-only runtime: loaded at start from the role's ConfigMap,
+    run through the run API by endpoint name; a changed file rolls the runtime; no files, no ConfigMap."""
+    from ansible_collections.aistack.platform.plugins.module_utils.site_check import echo_flow
+    team = ns[:-len("-dev")]
+    # the flow file a developer exports from the IDE (built from the components this Langflow serves)
+    status, body = _get(_service_url(kubectl, ns, ide, "/api/v1/all"), headers=_login(kubectl, ns, ide), timeout=60)
+    assert status == 200, body[:300]
+    flow = echo_flow(json.loads(body), "aistack-echo", str(uuid.uuid4()))
+    folder = tmp_path / "flows" / team / "dev"
+    folder.mkdir(parents=True)
+    (folder / "aistack-echo.json").write_text(json.dumps(flow))
+    before = _runtime_pod(kubectl, ns, runtime)
+    first = play(langflow_flows_dir=str(tmp_path / "flows"))
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert "changed=0" not in first.stdout.rsplit("PLAY RECAP", 1)[1]
+    cm = json.loads(kubectl("get", "configmap", runtime + "-flows", "-n", ns, "-o", "json").stdout)
+    assert list(cm["data"]) == ["aistack-echo.json"]
+    kubectl("rollout", "status", "deploy/" + runtime, "-n", ns, "--timeout=600s")
+    rolled = _runtime_pod(kubectl, ns, runtime)
+    assert rolled != before, "the runtime did not roll for its new flow files"
+    assert "changed=0" in play(langflow_flows_dir=str(tmp_path / "flows")).stdout.rsplit("PLAY RECAP", 1)[1]
+
+    # the runtime runs it by endpoint name, with an API key of the superuser that owns loaded flows
+    auth = _login(kubectl, ns, runtime)
+    status, body = _get(_service_url(kubectl, ns, runtime, "/api/v1/api_key/"), data=b'{"name": "aistack-test"}',
+                        headers=dict(auth, **{"Content-Type": "application/json"}))
+    assert status in (200, 201), body[:300]
+    key = json.loads(body)["api_key"]
+    marker = "ping-%s" % uuid.uuid4().hex[:6]
+    run = json.dumps({"input_value": marker, "input_type": "chat", "output_type": "chat"}).encode()
+    status, body = wait_until("the loaded flow runs", lambda: _ok(_get(
+        _service_url(kubectl, ns, runtime, "/api/v1/run/aistack-echo?stream=false"), data=run, timeout=60,
+        headers={"x-api-key": key, "Content-Type": "application/json"})), 120, interval=5)
+    assert marker in body, body[:500]
+    # negative control: a flow that no file holds is not there
+    assert _get(_service_url(kubectl, ns, runtime, "/api/v1/run/aistack-nothing?stream=false"), data=run,
+                headers={"x-api-key": key, "Content-Type": "application/json"})[0] == 404
+
+    # a changed flow file rolls the runtime again
+    flow["description"] = "changed"
+    (folder / "aistack-echo.json").write_text(json.dumps(flow))
+    assert play(langflow_flows_dir=str(tmp_path / "flows")).returncode == 0
+    kubectl("rollout", "status", "deploy/" + runtime, "-n", ns, "--timeout=600s")
+    assert _runtime_pod(kubectl, ns, runtime) != rolled
+
+    # no flow files left: the ConfigMap goes, the runtime no longer loads a path
+    (folder / "aistack-echo.json").unlink()
+    assert play(langflow_flows_dir=str(tmp_path / "flows")).returncode == 0
+    assert kubectl("get", "configmap", runtime + "-flows", "-n", ns, check=False).returncode != 0
+    dep = json.loads(kubectl("get", "deployment", runtime, "-n", ns, "-o", "json").stdout)
+    names = [e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "LANGFLOW_LOAD_FLOWS_PATH" not in names
 
 
 def test_missing_database_password_fails_before_anything(tmp_path, kubeconfig, kubectl):

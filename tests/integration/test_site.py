@@ -175,3 +175,126 @@ def test_summary_names_urls_and_secrets_never_passwords(site, kubectl):
         assert len(value) >= 8
         for run in ("first", "second", "check"):
             assert value not in site[run].stdout + site[run].stderr, (name, run)
+
+
+# ---------------------------------------------------------------- playbooks/verify.yml on the converged site
+# These run last in this module: the fault cases change the site and put it back.
+
+def _verify(run_playbook, kubeconfig, tmp_path, **extra):
+    proc = run_playbook(ROOT / "playbooks" / "verify.yml", inventory=INVENTORY, extra_args=VAULT, timeout=900,
+                        extra_vars=dict({"aistack_kubeconfig": kubeconfig, "verify_report_dir": str(tmp_path)}, **extra))
+    report = tmp_path / "verify-report.json"
+    proc.report = json.loads(report.read_text()) if report.exists() else None
+    return proc
+
+
+def _statuses(report):
+    return {(c["check"], c["tenant"]): c["status"] for c in report["checks"]}
+
+
+def test_verify_passes_on_the_converged_site(site, run_playbook, kubeconfig, kubectl, tmp_path):
+    import xml.etree.ElementTree as ET
+    start = time.time()
+    proc = _verify(run_playbook, kubeconfig, tmp_path)
+    RUNS["verify s"] = round(time.time() - start)
+    print("verify.yml took %d s" % RUNS["verify s"])
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    statuses = _statuses(proc.report)
+    assert set(statuses.values()) == {"passed"}, statuses
+    checks = {c for c, _ in statuses}
+    for expected in ("langflow-ide flow run", "langflow-runtime flow run", "lightrag insert and query",
+                     "langgraph-worker job", "prometheus targets up", "loki log streams", "postgresql accepts connections"):
+        assert expected in checks, sorted(checks)
+    # the flow runs, the query and the job left spans in Phoenix (the module looked them up by their marker)
+    assert len([c for c in checks if c.startswith("phoenix traces of")]) == 4, sorted(checks)
+    suite = ET.parse(str(tmp_path / "verify-junit.xml")).getroot()
+    assert int(suite.get("tests")) == len(proc.report["checks"]) and suite.get("failures") == "0"
+    assert "CHECK" in proc.stdout and "PASSED" in proc.stdout
+    # verification objects are removed: no flow, API key or Phoenix project named aistack-verify is left
+    password = _secret_value(kubectl, "team-demo-dev", "team-demo-langflow-dev-env", "LANGFLOW_SUPERUSER_PASSWORD")
+    host = "langflow-team-demo.%s" % DOMAIN
+    status, body = _via_ingress(host, "/api/v1/login", data=("username=admin&password=%s" % password).encode(),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    auth = {"Authorization": "Bearer " + json.loads(body)["access_token"]}
+    flows = json.loads(_via_ingress(host, "/api/v1/flows/?header_flows=true", headers=auth)[1])
+    keys = json.loads(_via_ingress(host, "/api/v1/api_key/", headers=auth)[1])
+    assert not [f for f in flows if f["name"].startswith("aistack-verify")], flows
+    assert "aistack-verify" not in json.dumps(keys)
+    projects = json.loads(_via_ingress("phoenix.aistack.localhost", "/v1/projects?limit=100")[1])["data"]
+    assert not [p for p in projects if p["name"].startswith("aistack-verify")], projects
+    # no credential of the site reached the output (the superuser password is one the checks used)
+    assert password not in proc.stdout + proc.stderr
+    assert _secret_value(kubectl, "aistack-system", "lightrag-api", "LIGHTRAG_API_KEY") not in proc.stdout + proc.stderr
+
+
+def test_verify_check_mode_only_plans(site, run_playbook, kubeconfig, tmp_path):
+    proc = run_playbook(ROOT / "playbooks" / "verify.yml", inventory=INVENTORY, extra_args=VAULT, check=True,
+                        extra_vars={"aistack_kubeconfig": kubeconfig})
+    assert proc.returncode == 0 and proc.recap.get("changed") == 0, proc.stdout[-3000:]
+    assert "check mode: planned" in proc.stdout and "PASSED" not in proc.stdout
+
+
+def test_verify_read_only_mode_writes_nothing(site, run_playbook, kubeconfig, tmp_path):
+    proc = _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    statuses = _statuses(proc.report)
+    skipped = sorted(c for (c, _), s in statuses.items() if s == "skipped")
+    assert skipped == ["langflow-ide flow run", "langflow-runtime flow run", "langgraph-worker job",
+                       "lightrag insert and query"], skipped
+    assert "failed" not in statuses.values()
+
+
+def _failed(proc):
+    return sorted(c for (c, _), s in _statuses(proc.report).items() if s == "failed")
+
+
+def test_verify_names_a_runtime_scaled_to_zero(site, run_playbook, kubeconfig, kubectl, tmp_path):
+    ns, deploy = "team-demo-dev", "deploy/team-demo-langflow-runtime-dev"
+    kubectl("-n", ns, "scale", deploy, "--replicas=0")
+    try:
+        wait_until("the runtime's pods gone", lambda: not json.loads(kubectl(
+            "-n", ns, "get", "pods", "-l", "app.kubernetes.io/instance=team-demo-langflow-runtime-dev", "-o", "json").stdout)["items"],
+            120, interval=2)
+        proc = _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False)
+    finally:
+        kubectl("-n", ns, "scale", deploy, "--replicas=1")
+    assert proc.returncode != 0
+    assert _failed(proc) == ["langflow-runtime reachable"], proc.report
+    row = [c for c in proc.report["checks"] if c["check"] == "langflow-runtime reachable"][0]
+    assert "no pods" in row["where"] and row["got"].startswith("HTTP 50"), row
+    assert "langflow-runtime reachable (team-demo/dev) failed" in proc.stdout
+    kubectl("-n", ns, "rollout", "status", deploy, "--timeout=300s")
+
+
+def test_verify_names_a_stopped_phoenix(site, run_playbook, kubeconfig, kubectl, tmp_path):
+    kubectl("-n", "observability", "scale", "deploy/phoenix", "--replicas=0")
+    try:
+        wait_until("Phoenix's pods gone", lambda: not json.loads(kubectl(
+            "-n", "observability", "get", "pods", "-l", "app.kubernetes.io/name=phoenix", "-o", "json").stdout)["items"],
+            120, interval=2)
+        proc = _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False)
+    finally:
+        kubectl("-n", "observability", "scale", "deploy/phoenix", "--replicas=1")
+    assert _failed(proc) == ["phoenix reachable"], proc.report
+    row = [c for c in proc.report["checks"] if c["check"] == "phoenix reachable"][0]
+    assert "namespace observability: no pods" in row["where"], row
+    kubectl("-n", "observability", "rollout", "status", "deploy/phoenix", "--timeout=300s")
+
+
+def test_verify_names_a_stopped_postgresql(site, run_playbook, kubeconfig, kubectl, tmp_path):
+    compose = ["docker", "compose", "-p", "aistack-infra"]
+    local_images.subprocess.run(compose + ["stop", "postgresql"], check=True, capture_output=True)
+    try:
+        proc = _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False)
+    finally:
+        local_images.subprocess.run(compose + ["start", "postgresql"], check=True, capture_output=True)
+    failed = _failed(proc)
+    # the database check names the cause; what needs PostgreSQL fails with it, nothing else does
+    assert "postgresql accepts connections" in failed, proc.report
+    assert set(failed) <= {"postgresql accepts connections", "langflow-ide login and flows",
+                           "langflow-runtime login and flows", "lightrag reachable"}, failed
+    row = [c for c in proc.report["checks"] if c["check"] == "postgresql accepts connections"][0]
+    assert "docker compose -p aistack-infra ps" in row["where"] and "refused" in row["got"].lower(), row
+    # the site recovers once PostgreSQL is back
+    wait_until("verify passes again", lambda: _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False).returncode == 0,
+               240, interval=10)

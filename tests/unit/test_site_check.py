@@ -301,3 +301,12 @@ def test_site_apps_refuse_a_tenant_without_environments():
     with pytest.raises(AistackError) as err:
         verify.site_apps({"langflow": {"enabled": True, "tenants": [{"team": "a"}]}})
     assert err.value.field == "langflow_tenants[0]"
+
+
+def test_echo_flow_is_an_export_with_id_and_endpoint():
+    flow = sc.echo_flow(registry(), "aistack-echo", "0b6d0c55-3d5e-4a47-9c53-6b7c1b8a1e01")
+    assert flow["id"] == "0b6d0c55-3d5e-4a47-9c53-6b7c1b8a1e01" and flow["endpoint_name"] == "aistack-echo"
+    assert [n["data"]["type"] for n in flow["data"]["nodes"]] == ["ChatInput", "ChatOutput"]
+    assert flow["data"]["edges"][0]["data"]["targetHandle"]["fieldName"] == "input_value"
+    with pytest.raises(AistackError):
+        sc.echo_flow({}, "x")

@@ -396,11 +396,11 @@ def test_local_chart_digest_tracks_files(tmp_path):
 
 def test_chart_meta_from_dir_and_archive(tmp_path):
     import tarfile
-    assert T.local_chart_meta(CHART) == ("aistack-service", "0.1.0")
+    assert T.local_chart_meta(CHART) == ("aistack-service", "0.2.0")
     archive = tmp_path / "aistack-service-0.1.0.tgz"
     with tarfile.open(str(archive), "w:gz") as tar:
         tar.add(CHART, arcname="aistack-service")
-    assert T.local_chart_meta(str(archive)) == ("aistack-service", "0.1.0")
+    assert T.local_chart_meta(str(archive)) == ("aistack-service", "0.2.0")
     assert T.local_chart_digest(str(archive)).startswith("sha256:")
 
 
