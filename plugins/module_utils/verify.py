@@ -178,8 +178,10 @@ def site_apps(site):
                     app = {"kind": "langflow", "name": release, "namespace": "%s-%s" % (tenant["team"], env),
                            "tenant": "%s/%s" % (tenant["team"], env), "label": "langflow-%s" % plane, "plane": plane,
                            "username": langflow.get("superuser") or "admin",
+                           # a vaulted password is in the release's env Secret, a generated one in its -generated
                            "login_secret": _ref("%s-env" % release, "LANGFLOW_SUPERUSER_PASSWORD")
-                           if langflow.get("vaulted_passwords", True) else _ref("%s-generated" % release, "superuser-password"),
+                           if release in (langflow.get("vaulted_releases") or []) else
+                           _ref("%s-generated" % release, "superuser-password"),
                            "expect_echo": bool(llm.get("echo"))}
                     if llm.get("base_url"):
                         app["llm"] = {"base_url": llm["base_url"], "model": llm.get("model") or "gpt-4o-mini",

@@ -280,6 +280,7 @@ def test_site_apps_follow_the_naming_rule():
     apps = verify.site_apps({
         "langflow": {"enabled": True, "tenants": [{"team": "team-a", "environments": ["dev", "prd"]},
                                                   {"team": "b", "environments": ["dev"], "runtime": False}],
+                     "vaulted_releases": ["team-a-langflow-dev"],
                      "llm": {"base_url": "http://llm/v1", "api_key_secret": "llm-api", "namespace": "sys"}},
         "lightrag": {"enabled": True, "api_key_secret": "lightrag-api"},
         "worker": {"enabled": True},
@@ -293,6 +294,7 @@ def test_site_apps_follow_the_naming_rule():
     assert [n for k, n, _ in names if k == "database"] == ["postgresql", "redis"]
     assert [k for k, _, _ in names][-2:] == ["phoenix", "prometheus"]
     assert apps[0]["login_secret"] == {"name": "team-a-langflow-dev-env", "key": "LANGFLOW_SUPERUSER_PASSWORD"}
+    assert apps[1]["login_secret"] == {"name": "team-a-langflow-runtime-dev-generated", "key": "superuser-password"}
     assert apps[0]["llm"]["api_key_secret"] == {"name": "llm-api", "key": "api-key"}
     sc.validate(params(*apps))  # what the plan makes, the module accepts
 
