@@ -368,7 +368,7 @@ def resp_parse(data):
         return rest[:size].decode(errors="replace"), rest[size + 2:]
     if kind == b"*":
         items = []
-        for _ in range(int(line)):
+        for dummy in range(int(line)):
             item, rest = resp_parse(rest)
             items.append(item)
         return items, rest
@@ -409,8 +409,8 @@ class SiteChecker(object):
         """(status, text) of one request; status None when nothing answered. Connects to connect_address
         when set, keeping the URL's host for the Host header and TLS, as ``curl --resolve`` does."""
         scheme, rest = url.split("://", 1)
-        hostport, _, path = rest.partition("/")
-        host, _, port = hostport.partition(":")
+        hostport, path = rest.partition("/")[::2]
+        host, port = hostport.partition(":")[::2]
         port = int(port) if port else (443 if scheme == "https" else 80)
         address = self.p.get("connect_address") or host
         headers = dict(headers or {})
@@ -708,8 +708,11 @@ class SiteChecker(object):
             missing = loki_missing_apps(json_or_none(body), app.get("apps") or [])
             return (not missing, missing, status, body)
 
-        state = self.wait_for(lambda: (lambda s: s if s[0] else None)(streams()), float(app.get("wait", 30)), 3.0)
-        state = state or streams()
+        def complete():
+            state = streams()
+            return state if state[0] else None
+
+        state = self.wait_for(complete, float(app.get("wait", 30)), 3.0) or streams()
         self.record(self._label(app, "log streams"), app, state[0], started,
                     "log lines of %s" % ", ".join(app.get("apps") or []),
                     "no streams for %s" % ", ".join(state[1]) if state[2] == 200 else http_summary(state[2], state[3]))
@@ -811,8 +814,7 @@ class SiteChecker(object):
         for item in reversed(self.created):
             try:
                 if item[0] in ("langflow flow", "langflow api key", "phoenix project"):
-                    status, _ = self.http(item[1], method="DELETE", headers=item[2])
-                    ok = status in (200, 204, 404)
+                    ok = self.http(item[1], method="DELETE", headers=item[2])[0] in (200, 204, 404)
                 elif item[0] == "lightrag document":
                     ok = self._delete_document(item[1], item[2], item[3])
                 else:

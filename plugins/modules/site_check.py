@@ -244,9 +244,9 @@ def argument_spec():
             label=dict(type="str"),
             plane=dict(type="str"),
             username=dict(type="str"),
-            login_secret=dict(type="dict"),
-            api_key_secret=dict(type="dict"),
-            password_secret=dict(type="dict"),
+            login_secret=dict(type="dict", no_log=False),  # a reference to a Secret, not its value
+            api_key_secret=dict(type="dict", no_log=False),  # a reference to a Secret, not its value
+            password_secret=dict(type="dict", no_log=False),  # a reference to a Secret, not its value
             flow=dict(type="str"),
             llm=dict(type="dict"),
             expect_echo=dict(type="bool"),
