@@ -461,8 +461,23 @@ class SiteChecker(object):
         except AistackError as exc:
             return "namespace %s (%s)" % (app["namespace"], exc)
         events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-        return "namespace %s: %s; logs: kubectl -n %s logs -l %s" % (
+        text = "namespace %s: %s; logs: kubectl -n %s logs -l %s" % (
             app["namespace"], pod_summary(pods, events), app["namespace"], selector)
+        lines = self.last_log_lines(pods)
+        return text + ("; last log lines: %s" % " | ".join(lines) if lines else "")
+
+    def last_log_lines(self, pods, count=3):
+        """The last lines the first pod logged (shortened), or [] when they cannot be read."""
+        if not pods:
+            return []
+        try:
+            from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
+            meta = pods[0]["metadata"]
+            log = CoreV1Api(self.client.api_client).read_namespaced_pod_log(
+                meta["name"], meta["namespace"], tail_lines=count, _request_timeout=float(self.p["timeout"]))
+        except Exception:  # a pod without logs yet, or no permission: the rest of the message still helps
+            return []
+        return [short(line, 160) for line in (log or "").splitlines()[-count:] if line.strip()]
 
     def url_of(self, app):
         """The app's URL through its Ingress (named after the release), or raises with what is missing."""
