@@ -665,9 +665,10 @@ class SiteChecker(object):
         state = self.wait_for(processed, float(app.get("wait", 180)), 3.0)
         if state != "processed":
             return self.record(check, app, False, started, "the document processed", state or "still processing")
+        # The query is the document's own text: its nearest chunk under any embedding model, the local site's
+        # hash-based stand-in included; naive mode searches the chunks alone (no keyword extraction by the LLM).
         status, body = self.http(url + "/query", method="POST",
-                                 body={"query": "What does %s say?" % marker, "mode": app.get("mode", "mix"),
-                                       "include_references": True},
+                                 body={"query": text, "mode": app.get("mode", "naive"), "include_references": True},
                                  headers=headers, timeout=max(120.0, float(self.p["timeout"])))
         answer = json_or_none(body) or {}
         cited = [r.get("file_path") for r in answer.get("references") or []]

@@ -106,7 +106,7 @@ options:
         description: LightRAG - the database its storages must report (V(postgresql)), or V(any).
         type: str
       mode:
-        description: LightRAG - the query mode (default V(mix)).
+        description: LightRAG - the query mode (default V(naive)).
         type: str
       apps:
         description: Prometheus and Loki - the C(app) label values that must have a target or a log stream.
