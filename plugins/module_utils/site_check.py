@@ -558,7 +558,7 @@ class SiteChecker(object):
         reached = self._reach(app, HEALTH_PATHS["langflow"],
                               lambda d: None if isinstance(d, dict) and d.get("status") == "ok" else "status is not ok")
         if not reached:
-            return self._skip_dependents(app, "login", "flow run")
+            return self._skip_dependents(app, "login and flows", "flow run")
         url = reached[0]
         started = time.time()
         password = self.secret_value(app["namespace"], app["login_secret"])
