@@ -488,13 +488,13 @@ class SiteChecker(object):
         return base_url(target[0], target[1], self.p.get("http_port"), self.p.get("https_port"))
 
     def service_proxy(self, app, path):
-        """GET through the API server's service proxy (for what has no Ingress, e.g. Loki)."""
-        api = self.client.api_client
-        resource = "/api/v1/namespaces/%s/services/%s:%s/proxy%s" % (app["namespace"], app["name"], app["port"], path)
+        """(status, text) of a GET through the API server's service proxy (for what has no Ingress, e.g. Loki)."""
         try:
-            data = api.call_api(resource, "GET", auth_settings=["BearerToken"], response_type="str",
-                                _preload_content=False, _request_timeout=float(self.p["timeout"]))
-            resp = data[0] if isinstance(data, tuple) else data
+            from kubernetes.client import CoreV1Api  # pylint: disable=import-outside-toplevel
+            # the raw answer: with its content preloaded the client turns JSON into a Python repr
+            resp = CoreV1Api(self.client.api_client).connect_get_namespaced_service_proxy_with_path(
+                "%s:%s" % (app["name"], app["port"]), app["namespace"], path.lstrip("/"),
+                _request_timeout=float(self.p["timeout"]), _preload_content=False)
             return resp.status, resp.data.decode("utf-8", "replace")
         except Exception as exc:  # the client's ApiException and urllib3's errors alike
             return getattr(exc, "status", None), short(getattr(exc, "body", None) or str(exc))

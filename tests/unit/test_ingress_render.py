@@ -75,6 +75,8 @@ def test_host_network_on_loopback(tmp_path):
     ctr = pod["containers"][0]
     assert "--entryPoints.web.address=127.0.0.1:18080" in ctr["args"]
     assert "--entryPoints.traefik.address=127.0.0.1:18081" in ctr["args"]
+    # metrics on every address of the node: Prometheus scrapes the pod's (the node's) IP, not loopback
+    assert "--entryPoints.metrics.address=:19100" in ctr["args"]
     assert not [a for a in ctr["args"] if a.startswith("--entryPoints.websecure")]
     assert ctr["readinessProbe"]["httpGet"]["host"] == "127.0.0.1"
     assert one(objs, "IngressClass")["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"] == "false"
