@@ -76,7 +76,11 @@ sanity: collection
 	mkdir -p $(HOME)/.ansible/test/cache && cp tests/sanity/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${pipv//./_}.py
 	cd $(SANITY_DIR) && ansible-test sanity --python 3.11 --requirements --color no
 
+# Molecule installs a copy of the collection into ~/.ansible/collections, which ansible-lint searches before
+# ANSIBLE_COLLECTIONS_PATH: a copy left by an earlier run would hide what this tree adds (a new module).
+INSTALLED_COPY := $(HOME)/.ansible/collections/ansible_collections/aistack/platform
 lint: collection
+	rm -rf $(INSTALLED_COPY)
 	ANSIBLE_VAULT_PASSWORD_FILE=$(VAULT_PASS) ansible-lint --offline --profile production
 
 # The Docker engine with the compose plugin and the local base image (Compose database backend, image builds).
