@@ -201,7 +201,7 @@ def test_verify_passes_on_the_converged_site(site, run_playbook, kubeconfig, kub
     assert proc.returncode == 0, proc.stdout[-6000:]
     statuses = _statuses(proc.report)
     assert set(statuses.values()) == {"passed"}, statuses
-    checks = {c for c, _ in statuses}
+    checks = {check for check, tenant in statuses}
     for expected in ("langflow-ide flow run", "langflow-runtime flow run", "lightrag insert and query",
                      "langgraph-worker job", "prometheus targets up", "loki log streams", "postgresql accepts connections"):
         assert expected in checks, sorted(checks)
@@ -240,14 +240,14 @@ def test_verify_read_only_mode_writes_nothing(site, run_playbook, kubeconfig, tm
     proc = _verify(run_playbook, kubeconfig, tmp_path, verify_smoke=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
     statuses = _statuses(proc.report)
-    skipped = sorted(c for (c, _), s in statuses.items() if s == "skipped")
+    skipped = sorted(check for (check, tenant), s in statuses.items() if s == "skipped")
     assert skipped == ["langflow-ide flow run", "langflow-runtime flow run", "langgraph-worker job",
                        "lightrag insert and query"], skipped
     assert "failed" not in statuses.values()
 
 
 def _failed(proc):
-    return sorted(c for (c, _), s in _statuses(proc.report).items() if s == "failed")
+    return sorted(check for (check, tenant), s in _statuses(proc.report).items() if s == "failed")
 
 
 def _scaled_to_zero(kubectl, ns, deploy, selector):

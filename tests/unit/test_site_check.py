@@ -260,7 +260,7 @@ def test_read_only_mode_writes_nothing(fake_langflow):
 
 
 def test_a_wrong_password_fails_login_and_skips_the_run(fake_langflow):
-    port, _ = fake_langflow
+    port = fake_langflow[0]
     c = checker(port)
     c._secrets[("team-a-dev", "team-a-langflow-dev-env", "LANGFLOW_SUPERUSER_PASSWORD")] = "wrong"
     results = c.run(smoke=True)
@@ -291,8 +291,8 @@ def test_site_apps_follow_the_naming_rule():
                          ("langflow", "team-a-langflow-prd", "team-a-prd"), ("langflow", "team-a-langflow-runtime-prd", "team-a-prd"),
                          ("langflow", "b-langflow-dev", "b-dev")]
     assert ("lightrag", "platform-lightrag-dev", "aistack-system") in names
-    assert [n for k, n, _ in names if k == "database"] == ["postgresql", "redis"]
-    assert [k for k, _, _ in names][-2:] == ["phoenix", "prometheus"]
+    assert [name for kind, name, ns in names if kind == "database"] == ["postgresql", "redis"]
+    assert [entry[0] for entry in names][-2:] == ["phoenix", "prometheus"]
     assert apps[0]["login_secret"] == {"name": "team-a-langflow-dev-env", "key": "LANGFLOW_SUPERUSER_PASSWORD"}
     assert apps[1]["login_secret"] == {"name": "team-a-langflow-runtime-dev-generated", "key": "superuser-password"}
     assert apps[0]["llm"]["api_key_secret"] == {"name": "llm-api", "key": "api-key"}
