@@ -290,8 +290,9 @@ def test_verify_names_a_stopped_postgresql(site, run_playbook, kubeconfig, tmp_p
     failed = _failed(proc)
     # the database check names the cause; what needs PostgreSQL fails with it, nothing else does
     assert "postgresql accepts connections" in failed, proc.report
-    assert set(failed) <= {"postgresql accepts connections", "langflow-ide login and flows",
-                           "langflow-runtime login and flows", "lightrag reachable"}, failed
+    # (Langflow's /health may hang while its database is gone, so its reachability may fail with it)
+    assert set(failed) <= {"postgresql accepts connections", "langflow-ide reachable", "langflow-ide login and flows",
+                           "langflow-runtime reachable", "langflow-runtime login and flows", "lightrag reachable"}, failed
     row = [c for c in proc.report["checks"] if c["check"] == "postgresql accepts connections"][0]
     assert "docker compose -p aistack-infra ps" in row["where"] and "refused" in row["got"].lower(), row
     # the site recovers once PostgreSQL is back (Langflow reconnects on the next request)
