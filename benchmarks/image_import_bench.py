@@ -38,14 +38,14 @@ import imagetools as it  # noqa: E402
 RUNNER = r"""
 import sys
 sys.path.insert(0, %(collections)r)
-from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp
+from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp
 target, src, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 loaded = imp.load_sources(src)
 if target == "registry":
-    from ansible_collections.aistack.platform.plugins.module_utils.registry import RegistryClient
+    from ansible_collections.aistack.platform.plugins.module_utils.images.registry import RegistryClient
     changed, images = imp.import_to_registry(RegistryClient(dest), loaded, dest)
 else:
-    from ansible_collections.aistack.platform.plugins.module_utils.containerd import CtrClient
+    from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import CtrClient
     changed, images = imp.import_to_containerd(CtrClient(dest, "k8s.io"), loaded)
 assert changed, images
 """

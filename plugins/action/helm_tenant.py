@@ -60,21 +60,21 @@ class ActionModule(ActionBase):
         params = validated.validated_parameters
         if params.get("state") != "present" or not params.get("chart") or not params.get("image"):
             return None
-        from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
-        from ansible_collections.aistack.platform.plugins.module_utils.helm import find_binary
-        from ansible_collections.aistack.platform.plugins.module_utils.kube_rest import open_client, RestKubeClient
-        from ansible_collections.aistack.platform.plugins.module_utils.tenant_runner import TenantRunner
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+        from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import find_binary
+        from ansible_collections.aistack.platform.plugins.module_utils.kube.client import kubeconfig_secrets, open_client
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
 
-        if T.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}):
-            return None
-        T.validate(params)
+        if tcreds.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}) \
+                or kubeconfig_secrets(params):
+            return None  # values to hide from the output: the module does that
+        tpolicy.validate(params)
         find_binary(params.get("binary_path"))
-        kube = open_client(params.get("kubeconfig"), params.get("context"))
-        if not isinstance(kube, RestKubeClient):
-            return None  # exotic auth: leave it to the module
+        kube = open_client(params)
         warnings = []
         try:
-            runner = TenantRunner(params, kube, lambda: None, check_mode=True, warn=warnings.append)
+            runner = TenantRunner(params, kube, None, check_mode=True, warn=warnings.append)
             outcome = runner.present()
         finally:
             kube.close()

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.aistack.platform.plugins.module_utils import verify
+from ansible_collections.aistack.platform.plugins.module_utils.filters import verify
 from ansible_collections.aistack.platform.plugins.plugin_utils.filters import wrap as _wrap
 
 

@@ -188,13 +188,14 @@ field:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.kube import (
-    KUBE_AUTH_ARGSPEC,
-    KubeClient,
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
+from ansible_collections.aistack.platform.plugins.module_utils.kube.client import (
+    kubeconfig_secrets,
+    open_client,
     require_kubernetes,
 )
-from ansible_collections.aistack.platform.plugins.module_utils.endpoints import run_external_service
+from ansible_collections.aistack.platform.plugins.module_utils.external_service.endpoints import run_external_service
 
 
 def argument_spec():
@@ -216,16 +217,18 @@ def argument_spec():
         probe=dict(type="str", choices=["none", "report", "require"], default="none"),
         probe_timeout=dict(type="float", default=3.0),
     )
-    spec.update(KUBE_AUTH_ARGSPEC)
+    spec.update(AUTH_ARGSPEC)
     return spec
 
 
 def run(module):
     params = module.params
+    for value in kubeconfig_secrets(params):
+        module.no_log_values.add(value)
 
     def client_factory():
         require_kubernetes(module)
-        return KubeClient(kubeconfig=params.get("kubeconfig"), context=params.get("context"))
+        return open_client(params)
 
     try:
         result, warnings = run_external_service(params, client_factory, module.check_mode)

@@ -550,14 +550,9 @@ kept_claims:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
 
-# Same options as module_utils.kube.KUBE_AUTH_ARGSPEC (doc fragment aistack.platform.kube_auth), spelled
-# out here because importing kube.py loads the kubernetes package, which costs more than a whole no-op run.
-KUBE_AUTH_ARGSPEC = dict(
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
-)
 
 
 def _secret_ref(default_key):
@@ -642,15 +637,16 @@ def argument_spec():
         history_max=dict(type="int", default=5),
         binary_path=dict(type="path"),
     )
-    spec.update(KUBE_AUTH_ARGSPEC)
+    spec.update(AUTH_ARGSPEC)
     return spec
 
 
 def run(module):
-    from ansible_collections.aistack.platform.plugins.module_utils.helm import HelmRunner
-    from ansible_collections.aistack.platform.plugins.module_utils.kube_rest import open_client
-    from ansible_collections.aistack.platform.plugins.module_utils.tenant_runner import TenantRunner
-    from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+    from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import HelmRunner
+    from ansible_collections.aistack.platform.plugins.module_utils.kube.client import kubeconfig_secrets, open_client
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
 
     params = dict(module.params)
     if params["state"] == "present":
@@ -659,19 +655,16 @@ def run(module):
                 module.fail_json(msg="%s: is required with state=present. Fix: set %s." % (key, key), field=key)
     # credentials given in clear text where they do not belong are refused below; hide them from every
     # output first (Ansible echoes the invocation's arguments in the result)
-    for value in T.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}):
+    for value in tcreds.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}):
+        module.no_log_values.add(value)
+    for value in kubeconfig_secrets(params):
         module.no_log_values.add(value)
     try:
         # pure validation first: bad input fails before any connection is opened
-        T.validate(params)
-        helm = HelmRunner(params.get("binary_path"), kubeconfig=params.get("kubeconfig"),
-                          context=params.get("context"))
-        kube = open_client(params.get("kubeconfig"), params.get("context"))
-
-        def helm_factory():
-            return helm
-
-        runner = TenantRunner(params, kube, helm_factory, check_mode=module.check_mode,
+        tpolicy.validate(params)
+        kube = open_client(params)
+        helm = HelmRunner(params.get("binary_path"), access=kube.access)
+        runner = TenantRunner(params, kube, helm, check_mode=module.check_mode,
                               want_diff=module._diff, warn=module.warn)
         result = runner.present() if params["state"] == "present" else runner.absent()
     except AistackError as err:

@@ -202,9 +202,9 @@ restarted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.kube import KUBE_AUTH_ARGSPEC
-from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
+from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp
 
 
 def argument_spec():
@@ -230,7 +230,7 @@ def argument_spec():
         restart_workloads=dict(type="bool", default=False),
         restart_namespaces=dict(type="list", elements="str", default=[]),
     )
-    spec.update(KUBE_AUTH_ARGSPEC)
+    spec.update(AUTH_ARGSPEC)
     return spec
 
 
@@ -242,14 +242,14 @@ def run(module):
     if p["registry_project"] is not None and not p["registry_project"].strip("/"):
         raise AistackError("must not be empty.", field="registry_project", fix="omit it or name a project")
     if p["name"]:
-        from ansible_collections.aistack.platform.plugins.module_utils.image_archive import split_reference
+        from ansible_collections.aistack.platform.plugins.module_utils.images.archive import split_reference
         try:
             split_reference(p["name"])
         except ValueError as exc:
             raise AistackError(str(exc), field="name", fix="give a repository such as docker.io/team/app")
     loaded = imp.load_sources(p["src"], checksums=p["checksums"], platform=p["platform"], default_name=p["name"])
     if p["target"] == "registry":
-        from ansible_collections.aistack.platform.plugins.module_utils.registry import RegistryClient
+        from ansible_collections.aistack.platform.plugins.module_utils.images.registry import RegistryClient
         client = RegistryClient(p["registry"], username=p["registry_username"], password=p["registry_password"],
                                 tls=p["registry_tls"], validate_certs=p["registry_validate_certs"],
                                 ca_path=p["registry_ca_path"])
@@ -261,16 +261,16 @@ def run(module):
         changed, images = imp.import_to_images_dir(p["containerd_images_dir"], loaded, registry,
                                                    p["registry_project"], p["flatten"], check_mode=module.check_mode)
     else:
-        from ansible_collections.aistack.platform.plugins.module_utils.containerd import CtrClient
+        from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import CtrClient
         ctr = CtrClient(p["containerd_socket"], p["containerd_namespace"], p["ctr_command"])
         registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
         changed, images = imp.import_to_containerd(ctr, loaded, registry, p["registry_project"], p["flatten"],
                                                    check_mode=module.check_mode, unpack=p["unpack"])
     restarted = []
     if p["restart_workloads"] and changed:
-        from ansible_collections.aistack.platform.plugins.module_utils.kube import KubeClient, require_kubernetes
+        from ansible_collections.aistack.platform.plugins.module_utils.kube.client import open_client, require_kubernetes
         require_kubernetes(module)
-        kube = KubeClient(p["kubeconfig"], p["context"])
+        kube = open_client(p)
         refs = [i["reference"] for i in images if i["action"] == "imported"]
         restarted = imp.restart_workloads(kube, refs, p["restart_namespaces"] or None, check_mode=module.check_mode)
     result = dict(changed=changed, images=images, restarted=restarted)

@@ -35,7 +35,7 @@ description:
 author:
   - aistack platform engineering (@aistack-platform)
 extends_documentation_fragment:
-  - aistack.platform.kube_auth
+  - aistack.platform.kube_auth.without_validate_certs
 attributes:
   check_mode:
     support: full
@@ -224,13 +224,14 @@ removed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.kube import (
-    KUBE_AUTH_ARGSPEC,
-    KubeClient,
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
+from ansible_collections.aistack.platform.plugins.module_utils.kube.client import (
+    kubeconfig_secrets,
+    open_client,
     require_kubernetes,
 )
-from ansible_collections.aistack.platform.plugins.module_utils.site_check import SiteChecker, plan, validate
+from ansible_collections.aistack.platform.plugins.module_utils.site_check.checks import SiteChecker, plan, validate
 
 
 def argument_spec():
@@ -273,18 +274,23 @@ def argument_spec():
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
     )
-    spec.update(KUBE_AUTH_ARGSPEC)
+    # validate_certs is this module's own (the ingress's certificates); the API server's comes from
+    # K8S_AUTH_VERIFY_SSL or the kubeconfig
+    spec.update(dict((key, value) for key, value in AUTH_ARGSPEC.items() if key != "validate_certs"))
     return spec
 
 
 def run(module):
+    for value in kubeconfig_secrets(module.params):
+        module.no_log_values.add(value)
     try:
         params = validate(module.params)
         if module.check_mode:
             results, removed = plan(params), []
         else:
             require_kubernetes(module)
-            checker = SiteChecker(params, KubeClient(kubeconfig=params.get("kubeconfig"), context=params.get("context")))
+            kube = open_client(dict((key, value) for key, value in params.items() if key != "validate_certs"))
+            checker = SiteChecker(params, kube)
             results, removed = checker.run(smoke=params["smoke"]), checker.removed
     except AistackError as err:
         module.fail_json(**err.to_result())

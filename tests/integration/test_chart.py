@@ -131,7 +131,8 @@ def test_module_values_render(collection_env, tmp_path):
     """What helm_tenant renders is accepted by the chart (schema included), for every feature."""
     import sys
     sys.path.insert(0, str(ROOT / "build" / "collections"))
-    from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
     params = {
         "team": "team-x", "service": "langflow", "environment": "prd", "chart": {"path": CHART},
         "image": {"repository": "langflowai/langflow", "tag": "1.12.8"}, "port": 7860,
@@ -150,8 +151,8 @@ def test_module_values_render(collection_env, tmp_path):
         "env": {"LANGFLOW_AUTO_LOGIN": False}, "node_selector": {"gpu": "true"},
         "network_policy": {"enabled": True, "ingress_namespaces": ["traefik"]},
     }
-    names = T.validate(params)
-    values = T.build_values(params, names, chart_digest="sha256:0", rollout_triggers={"secret/a": "1"})
+    names = tpolicy.validate(params)
+    values = tvalues.build_values(params, names, chart_digest="sha256:0", rollout_triggers={"secret/a": "1"})
     objs = {d["kind"]: d for d in docs(render(collection_env, values, tmp_path, namespace="team-x-prd").stdout)}
     dep = objs["Deployment"]
     container = dep["spec"]["template"]["spec"]["containers"][0]

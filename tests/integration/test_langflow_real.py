@@ -210,7 +210,7 @@ def _runtime_pod(kubectl, ns, name):
 def _flows_reach_the_runtime(tmp_path, kubectl, ns, ide, runtime, play):
     """Flow files kept with the inventory reach the API-only runtime: loaded at start from the role's ConfigMap,
     run through the run API by endpoint name; a changed file rolls the runtime; no files, no ConfigMap."""
-    from ansible_collections.aistack.platform.plugins.module_utils.site_check import echo_flow
+    from ansible_collections.aistack.platform.plugins.module_utils.site_check.checks import echo_flow
     team = ns[:-len("-dev")]
     # the flow file a developer exports from the IDE (built from the components this Langflow serves)
     status, body = _get(_service_url(kubectl, ns, ide, "/api/v1/all"), headers=_login(kubectl, ns, ide), timeout=60)

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import endpoints as ep
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.external_service import endpoints as ep
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 
 def params(**overrides):

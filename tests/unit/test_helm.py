@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import helm as H
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 
 def release(name="a-b-dev", rev=1, status="deployed", config=None, chart="aistack-service", version="0.1.0"):
@@ -101,7 +101,7 @@ def test_parse_release_output_skips_warnings():
 def test_runner_writes_values_file_and_cleans_up(tmp_path):
     seen = {}
 
-    def fake_run(cmd):
+    def fake_run(cmd, env=None):
         path = cmd[cmd.index("--values") + 1]
         with open(path) as handle:
             seen["values"] = json.load(handle)
@@ -123,7 +123,7 @@ def test_runner_failure_names_rollback(tmp_path):
     helm_bin = tmp_path / "helm"
     helm_bin.write_text("")
     helm_bin.chmod(0o755)
-    runner = H.HelmRunner(str(helm_bin), run_command=lambda cmd: (1, "", "Error: UPGRADE FAILED: timed out"))
+    runner = H.HelmRunner(str(helm_bin), run_command=lambda cmd, env=None: (1, "", "Error: UPGRADE FAILED: timed out"))
     with pytest.raises(AistackError) as info:
         runner.upgrade("r", "n", {"path": "/c"}, {}, atomic=True)
     assert "rolled back" in str(info.value) and "timed out" in str(info.value)

@@ -3,22 +3,14 @@
 import pytest
 
 from ansible_collections.aistack.platform.plugins.action.helm_tenant import ActionModule
-from ansible_collections.aistack.platform.plugins.module_utils import kube_rest
+from ansible_collections.aistack.platform.plugins.module_utils.kube import client as kube_client
 
 from test_tenant_runner import MemKube, FakeHelm, TenantRunner, CHART
 
 
-class RestMem(kube_rest.RestKubeClient, MemKube):
-    def __init__(self):
-        MemKube.__init__(self)
-
+class RestMem(MemKube):
     def close(self):
         pass
-
-    get = MemKube.get
-    list = MemKube.list
-    apply = MemKube.apply
-    delete = MemKube.delete
 
 
 class Task(object):
@@ -50,7 +42,7 @@ def action(args, transport="local", environment=None):
 @pytest.fixture
 def cluster(monkeypatch, tmp_path):
     kube = RestMem()
-    monkeypatch.setattr(kube_rest, "open_client", lambda *a, **k: kube)
+    monkeypatch.setattr(kube_client, "open_client", lambda *a, **k: kube)
     helm_bin = tmp_path / "helm"
     helm_bin.write_text("")
     helm_bin.chmod(0o755)
@@ -64,7 +56,7 @@ def deploy(kube, args):
     from ansible_collections.aistack.platform.plugins.modules.helm_tenant import argument_spec
     params = ArgumentSpecValidator(argument_spec()).validate(args).validated_parameters
     helm = FakeHelm(kube)
-    return TenantRunner(params, kube, lambda: helm).present()
+    return TenantRunner(params, kube, helm).present()
 
 
 def test_noop_answered_in_process(cluster):

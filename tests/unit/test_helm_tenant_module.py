@@ -9,7 +9,8 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.aistack.platform.plugins.modules import helm_tenant
-from ansible_collections.aistack.platform.plugins.module_utils import kube_rest, helm as H
+from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
+from ansible_collections.aistack.platform.plugins.module_utils.kube import client as kube_client
 
 from test_tenant_runner import MemKube, FakeHelm, CHART
 
@@ -24,7 +25,7 @@ def run_module(monkeypatch, args, check=False, diff=False, kube=None):
                 _ansible_keep_remote_files=False)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    monkeypatch.setattr(kube_rest, "open_client", lambda *a, **k: kube)
+    monkeypatch.setattr(kube_client, "open_client", lambda *a, **k: kube)
     monkeypatch.setattr(H.HelmRunner, "__init__", lambda self, *a, **k: None)
     fake = FakeHelm(kube)
     monkeypatch.setattr(H.HelmRunner, "upgrade", lambda self, *a, **k: fake.upgrade(*a, **k))

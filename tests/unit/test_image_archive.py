@@ -13,9 +13,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "images", "regi
 
 import imagetools as it  # noqa: E402
 
-from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia  # noqa: E402
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError  # noqa: E402
-from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp  # noqa: E402
+from ansible_collections.aistack.platform.plugins.module_utils.images import archive as ia  # noqa: E402
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError  # noqa: E402
+from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp  # noqa: E402
 
 COMPRESSIONS = ["none", "gzip", "bzip2", "zstd"]
 

@@ -9,9 +9,9 @@ import io
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia
-from ansible_collections.aistack.platform.plugins.module_utils import image_importer as imp
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.images import archive as ia
+from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 
 def _workload(kind, name, images, init=()):

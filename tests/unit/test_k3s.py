@@ -10,8 +10,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.platform.plugins.filter.k3s import FilterModule
-from ansible_collections.aistack.platform.plugins.module_utils import k3s
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.filters import k3s
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 V = "v1.34.2+k3s1"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import k8s_objects
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube import objects as k8s_objects
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 
 def test_namespaces_from_names_and_dicts_keep_order_and_drop_duplicates():

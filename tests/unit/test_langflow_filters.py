@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aistack.platform.plugins.filter.langflow import FilterModule
 from ansible_collections.aistack.platform.plugins.filter.summary import FilterModule as SummaryFilters
-from ansible_collections.aistack.platform.plugins.module_utils import langflow
+from ansible_collections.aistack.platform.plugins.module_utils.filters import langflow
 
 ENVS = {"dev": {"database_type": "postgresql"}, "stg": {"database_type": "postgresql"},
         "lab": {"database_type": "sqlite"}}

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_BIN = Path.home() / ".cache" / "aistack" / "bin"
@@ -120,7 +121,7 @@ def module_values(args):
     result = ArgumentSpecValidator(argument_spec()).validate(args)
     assert not result.error_messages, result.error_messages
     params = result.validated_parameters
-    return params, T.build_values(params, T.validate(params))
+    return params, tvalues.build_values(params, tpolicy.validate(params))
 
 
 def helm_template(tmp_path, values):

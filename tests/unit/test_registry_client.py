@@ -4,8 +4,8 @@
 import io
 import tarfile
 
-from ansible_collections.aistack.platform.plugins.module_utils import registry as reg
-from ansible_collections.aistack.platform.plugins.module_utils import containerd as ctd
+from ansible_collections.aistack.platform.plugins.module_utils.images import registry as reg
+from ansible_collections.aistack.platform.plugins.module_utils.images import containerd as ctd
 
 
 def test_base_url():

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import site_check as sc
-from ansible_collections.aistack.platform.plugins.module_utils import verify
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.site_check import checks as sc
+from ansible_collections.aistack.platform.plugins.module_utils.filters import verify
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 LANGFLOW = {"kind": "langflow", "name": "team-a-langflow-dev", "namespace": "team-a-dev", "tenant": "team-a/dev",
             "label": "langflow-ide", "login_secret": {"name": "team-a-langflow-dev-env", "key": "LANGFLOW_SUPERUSER_PASSWORD"},

@@ -6,8 +6,11 @@ import os
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as tchart
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHART = os.path.join(ROOT, "charts", "aistack-service")
@@ -31,7 +34,7 @@ def base(**over):
     }
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(params.get(key), dict):
-            params[key] = T.deep_merge(params[key], value)
+            params[key] = tvalues.deep_merge(params[key], value)
         else:
             params[key] = value
     return params
@@ -39,7 +42,7 @@ def base(**over):
 
 def fails(params, field):
     with pytest.raises(AistackError) as info:
-        T.validate(params)
+        tpolicy.validate(params)
     assert info.value.field == field, str(info.value)
     assert "Fix:" in str(info.value)
     return info.value
@@ -48,13 +51,13 @@ def fails(params, field):
 # ------------------------------------------------------------------ names
 
 def test_names_follow_the_pattern():
-    names = T.validate(base())
+    names = tpolicy.validate(base())
     assert names == {"fullname": "data-science-langflow-dev", "namespace": "data-science-dev",
                      "host": "langflow-data-science.company.com"}
 
 
 def test_namespace_override():
-    assert T.validate(base(namespace="shared"))["namespace"] == "shared"
+    assert tpolicy.validate(base(namespace="shared"))["namespace"] == "shared"
 
 
 def test_release_name_must_fit_helm_limit():
@@ -64,7 +67,7 @@ def test_release_name_must_fit_helm_limit():
 
 def test_release_name_exactly_53_is_fine():
     team = "t" * (53 - len("-svc-dev"))
-    assert len(T.validate(base(team=team, service="svc", ingress={"enabled": False}))["fullname"]) == 53
+    assert len(tpolicy.validate(base(team=team, service="svc", ingress={"enabled": False}))["fullname"]) == 53
 
 
 @pytest.mark.parametrize("field,value", [("team", "Team_A"), ("service", "-x"), ("team", ""), ("service", "a.b")])
@@ -81,7 +84,7 @@ def test_host_too_long_for_dns():
 
 
 def test_absent_needs_only_names():
-    assert T.validate({"team": "a", "service": "b", "environment": "prd", "state": "absent"})["fullname"] == "a-b-prd"
+    assert tpolicy.validate({"team": "a", "service": "b", "environment": "prd", "state": "absent"})["fullname"] == "a-b-prd"
 
 
 # ------------------------------------------------------------------ policy: images
@@ -96,7 +99,7 @@ def test_latest_refused_even_with_digest():
 
 
 def test_digest_without_tag_is_fine():
-    T.validate(base(image={"tag": None, "digest": "sha256:" + "a" * 64}))
+    tpolicy.validate(base(image={"tag": None, "digest": "sha256:" + "a" * 64}))
 
 
 def test_bad_digest():
@@ -108,7 +111,7 @@ def test_tag_inside_repository_refused():
 
 
 def test_registry_port_is_not_a_tag():
-    T.validate(base(image={"repository": "localhost:30500/langflow"}))
+    tpolicy.validate(base(image={"repository": "localhost:30500/langflow"}))
 
 
 # ------------------------------------------------------------------ policy: database
@@ -119,7 +122,7 @@ def test_sqlite_refused_in_prd():
 
 
 def test_sqlite_fine_in_dev():
-    T.validate(base(database={"type": "sqlite", "password": None, "host": None}))
+    tpolicy.validate(base(database={"type": "sqlite", "password": None, "host": None}))
 
 
 def test_postgres_needs_a_password_source():
@@ -142,7 +145,7 @@ def test_no_persistence_refused_in_prd():
 
 
 def test_no_persistence_fine_in_dev():
-    T.validate(base(persistence={"enabled": False}))
+    tpolicy.validate(base(persistence={"enabled": False}))
 
 
 def test_bad_size_and_mode():
@@ -151,7 +154,7 @@ def test_bad_size_and_mode():
 
 
 def test_rwx_accepted():
-    T.validate(base(environment="prd", persistence={"access_mode": "ReadWriteMany", "storage_class": "nfs"}))
+    tpolicy.validate(base(environment="prd", persistence={"access_mode": "ReadWriteMany", "storage_class": "nfs"}))
 
 
 # ------------------------------------------------------------------ policy: resources
@@ -167,7 +170,7 @@ def test_limits_required_in_stg_prd(env, key):
 def test_limits_optional_in_dev():
     params = base()
     params["resources"] = {"requests": {"cpu": "100m", "memory": "128Mi"}}
-    T.validate(params)
+    tpolicy.validate(params)
 
 
 def test_requests_always_required():
@@ -203,7 +206,7 @@ def test_credentials_in_extra_values_refused(extra):
     {"password": ""},
 ])
 def test_secret_references_allowed(extra):
-    T.validate(base(extra_values=extra))
+    tpolicy.validate(base(extra_values=extra))
 
 
 def test_credentials_in_env_refused():
@@ -216,7 +219,7 @@ def test_all_problems_are_listed():
                   persistence={"enabled": False})
     del params["resources"]["limits"]
     with pytest.raises(AistackError) as info:
-        T.validate(params)
+        tpolicy.validate(params)
     problems = info.value.details["problems"]
     fields = [p.split(":")[0] for p in problems]
     for field in ("image.tag", "database.type", "persistence.enabled", "resources.limits.cpu"):
@@ -228,11 +231,11 @@ def test_all_problems_are_listed():
 def test_chart_needs_pinned_version_from_repo():
     fails(base(chart={"path": None, "repo": "https://charts.example", "name": "x", "version": None}), "chart.version")
     fails(base(chart={"path": None, "repo": "https://charts.example", "name": "x", "version": "^1.0"}), "chart.version")
-    T.validate(base(chart={"path": None, "repo": "https://charts.example", "name": "x", "version": "1.2.3"}))
+    tpolicy.validate(base(chart={"path": None, "repo": "https://charts.example", "name": "x", "version": "1.2.3"}))
 
 
 def test_chart_oci_needs_no_repo():
-    T.validate(base(chart={"path": None, "name": "oci://reg/charts/x", "version": "1.0.0"}))
+    tpolicy.validate(base(chart={"path": None, "name": "oci://reg/charts/x", "version": "1.0.0"}))
 
 
 def test_chart_path_must_exist(tmp_path):
@@ -249,7 +252,7 @@ def test_ingress_tls_choices():
 def test_tracing_endpoint_without_v1_traces():
     fails(base(tracing={"enabled": True, "endpoint": "http://phoenix:6006/v1/traces"}), "tracing.endpoint")
     fails(base(tracing={"enabled": True, "endpoint": "phoenix:6006"}), "tracing.endpoint")
-    T.validate(base(tracing={"enabled": True, "endpoint": "http://phoenix.observability:6006"}))
+    tpolicy.validate(base(tracing={"enabled": True, "endpoint": "http://phoenix.observability:6006"}))
 
 
 def test_hpa_range():
@@ -259,8 +262,8 @@ def test_hpa_range():
 # ------------------------------------------------------------------ rendering
 
 def render(params, **kw):
-    names = T.validate(params)
-    return T.build_values(params, names, **kw)
+    names = tpolicy.validate(params)
+    return tvalues.build_values(params, names, **kw)
 
 
 def test_values_carry_names_image_and_host():
@@ -299,7 +302,7 @@ def test_existing_secret_with_url_key():
 
 
 def test_db_secret_url_is_quoted():
-    data = T.db_secret_data(base()["database"])
+    data = tvalues.db_secret_data(base()["database"])
     assert data["password"] == PASSWORD
     assert data["url"] == "postgresql://langflow:s3cr3t-P%40ss%2Fword@pg.infra:5432/lf_ds_dev"
 
@@ -370,17 +373,17 @@ def test_env_values_are_strings():
 
 def test_rendering_is_deterministic():
     params = base()
-    assert T.canonical_json(render(params)) == T.canonical_json(render(copy.deepcopy(params)))
+    assert tvalues.canonical_json(render(params)) == tvalues.canonical_json(render(copy.deepcopy(params)))
 
 
 # ------------------------------------------------------------------ digests
 
 def test_digest_changes_with_values_chart_and_version():
     values = render(base())
-    d0 = T.release_digest(values, "aistack-service", "0.1.0")
-    assert d0 == T.release_digest(json.loads(json.dumps(values)), "aistack-service", "0.1.0")
-    assert d0 != T.release_digest(values, "aistack-service", "0.1.1")
-    assert d0 != T.release_digest(render(base(image={"tag": "1.4.4"})), "aistack-service", "0.1.0")
+    d0 = tvalues.release_digest(values, "aistack-service", "0.1.0")
+    assert d0 == tvalues.release_digest(json.loads(json.dumps(values)), "aistack-service", "0.1.0")
+    assert d0 != tvalues.release_digest(values, "aistack-service", "0.1.1")
+    assert d0 != tvalues.release_digest(render(base(image={"tag": "1.4.4"})), "aistack-service", "0.1.0")
 
 
 def test_local_chart_digest_tracks_files(tmp_path):
@@ -388,24 +391,24 @@ def test_local_chart_digest_tracks_files(tmp_path):
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (chart / "templates" / "a.yaml").write_text("a: 1\n")
-    d1 = T.local_chart_digest(str(chart))
-    assert d1 == T.local_chart_digest(str(chart))
+    d1 = tchart.local_chart_digest(str(chart))
+    assert d1 == tchart.local_chart_digest(str(chart))
     (chart / "templates" / "a.yaml").write_text("a: 2\n")
-    assert T.local_chart_digest(str(chart)) != d1
+    assert tchart.local_chart_digest(str(chart)) != d1
 
 
 def test_chart_meta_from_dir_and_archive(tmp_path):
     import tarfile
-    assert T.local_chart_meta(CHART) == ("aistack-service", "0.2.0")
+    assert tchart.local_chart_meta(CHART) == ("aistack-service", "0.2.0")
     archive = tmp_path / "aistack-service-0.1.0.tgz"
     with tarfile.open(str(archive), "w:gz") as tar:
         tar.add(CHART, arcname="aistack-service")
-    assert T.local_chart_meta(str(archive)) == ("aistack-service", "0.2.0")
-    assert T.local_chart_digest(str(archive)).startswith("sha256:")
+    assert tchart.local_chart_meta(str(archive)) == ("aistack-service", "0.2.0")
+    assert tchart.local_chart_digest(str(archive)).startswith("sha256:")
 
 
 def test_parse_chart_yaml_quotes_and_comments():
-    meta = T.parse_chart_yaml('apiVersion: v2\nname: "x"  # the name\nversion: \'1.2.3\'\nappVersion: "4"\n'
+    meta = tchart.parse_chart_yaml('apiVersion: v2\nname: "x"  # the name\nversion: \'1.2.3\'\nappVersion: "4"\n'
                               "dependencies:\n  - name: sub\n    version: 9.9.9\n")
     assert meta == {"name": "x", "version": "1.2.3", "appVersion": "4"}
 
@@ -416,7 +419,7 @@ def test_mask_hides_credentials_everywhere():
     data = {"password": "p", "nested": {"OPENAI_API_KEY": "k", "safe": "v"},
             "env": [{"name": "DB_PASSWORD", "value": "p2"}, {"name": "LOG", "value": "info"}],
             "url": "postgresql://u:pw@h/db", "secretName": "tls"}
-    masked = T.mask(data)
+    masked = tcreds.mask(data)
     text = json.dumps(masked)
     for secret in ('"p"', '"k"', "p2", "pw@"):
         assert secret not in text
@@ -429,14 +432,14 @@ def test_mask_hides_credentials_everywhere():
 def test_values_diff_masks_both_sides():
     before = {"image": {"tag": "1"}, "password": "old"}
     after = {"image": {"tag": "2"}}
-    diff = T.values_diff(before, after)
-    assert diff["before"]["password"] == T.MASK
+    diff = tvalues.values_diff(before, after)
+    assert diff["before"]["password"] == tcreds.MASK
     assert diff["after"] == after
 
 
 def test_changed_paths():
-    assert T.changed_paths({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 1}) == ["a.c", "d"]
-    assert T.changed_paths({"a": [1]}, {"a": [1]}) == []
+    assert tvalues.changed_paths({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 1}) == ["a.c", "d"]
+    assert tvalues.changed_paths({"a": [1]}, {"a": [1]}) == []
 
 
 @pytest.mark.parametrize("name,sensitive", [
@@ -446,11 +449,11 @@ def test_changed_paths():
     ("LOG_LEVEL", False), ("cert-manager.io/cluster-issuer", False),
 ])
 def test_sensitive_names(name, sensitive):
-    assert T.is_sensitive_name(name) is sensitive
+    assert tcreds.is_sensitive_name(name) is sensitive
 
 
 def test_inline_secret_values_found_for_masking():
     data = {"extra_values": {"auth": {"adminPassword": "hunter2"}, "env": [{"name": "X_TOKEN", "value": "t0k"}],
                              "url": "postgresql://u:pw9@h/db", "ok": "visible"},
             "env": {"OPENAI_API_KEY": "sk-live", "LOG": "info"}}
-    assert sorted(T.inline_secret_values(data)) == ["hunter2", "pw9", "sk-live", "t0k"]
+    assert sorted(tcreds.inline_secret_values(data)) == ["hunter2", "pw9", "sk-live", "t0k"]

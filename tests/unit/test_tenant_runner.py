@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import helm as H
-from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.tenant_runner import TenantRunner, generate_value
+from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as tchart
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner, generate_value
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHART = os.path.join(ROOT, "charts", "aistack-service")
@@ -25,6 +25,7 @@ class MemKube(object):
         self.objects = {}
         self.writes = []
         self.rv = 100
+        self.access = None  # what open_client's KubeClient carries for helm: nothing to resolve here
 
     def _key(self, kind, name, namespace):
         return (kind, namespace if kind != "Namespace" else None, name)
@@ -71,7 +72,7 @@ class FakeHelm(object):
         rev = int(previous["metadata"]["labels"]["version"]) + 1 if previous else 1
         if previous:
             previous["metadata"]["labels"]["status"] = "superseded"
-        meta_name, meta_version = T.local_chart_meta(chart["path"])
+        meta_name, meta_version = tchart.local_chart_meta(chart["path"])
         rel = {"name": name, "namespace": namespace, "version": rev, "info": {"status": "deployed"},
                "chart": {"metadata": {"name": meta_name, "version": meta_version}}, "config": json.loads(json.dumps(values))}
         self.kube.objects[("Secret", namespace, "sh.helm.release.v1.%s.v%d" % (name, rev))] = {
@@ -105,7 +106,7 @@ def params(**over):
 
 def run(kube, p, check=False, helm=None):
     helm = helm or FakeHelm(kube)
-    runner = TenantRunner(p, kube, lambda: helm, check_mode=check, want_diff=True)
+    runner = TenantRunner(p, kube, helm, check_mode=check, want_diff=True)
     result = runner.present() if p["state"] == "present" else runner.absent()
     return result, runner, helm
 
@@ -240,7 +241,7 @@ def test_missing_referenced_secret_in_check_mode_warns_and_reports_a_change():
     warnings = []
     db = dict(params()["database"], password=None, password_secret={"name": "pg-creds", "key": "password"})
     helm = FakeHelm(kube)
-    runner = TenantRunner(params(database=db), kube, lambda: helm, check_mode=True, warn=warnings.append)
+    runner = TenantRunner(params(database=db), kube, helm, check_mode=True, warn=warnings.append)
     result = runner.present()
     assert result["changed"] and kube.writes == [] and not helm.calls
     assert len(warnings) == 1 and warnings[0].startswith("database.password_secret: Secret team-a-dev/pg-creds")
@@ -311,7 +312,7 @@ def test_rwo_with_many_replicas_warns():
     kube = MemKube()
     warnings = []
     helm = FakeHelm(kube)
-    runner = TenantRunner(params(replicas=3), kube, lambda: helm, warn=warnings.append)
+    runner = TenantRunner(params(replicas=3), kube, helm, warn=warnings.append)
     runner.present()
     assert warnings and "ReadWriteMany" in warnings[0]
 

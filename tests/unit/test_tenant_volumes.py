@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "aistack-service"
@@ -36,13 +37,13 @@ def params(**over):
 
 def fails(p, field):
     with pytest.raises(AistackError) as info:
-        T.validate(p)
+        tpolicy.validate(p)
     assert info.value.field == field, str(info.value)
     return str(info.value)
 
 
 def test_volumes_accepted():
-    assert T.validate(params())["fullname"] == "platform-lightrag-dev"
+    assert tpolicy.validate(params())["fullname"] == "platform-lightrag-dev"
 
 
 @pytest.mark.parametrize("vol,field", [
@@ -66,17 +67,17 @@ def test_duplicate_names_and_paths():
 
 def test_mount_path_free_when_main_volume_is_off():
     p = params(persistence={"enabled": False}, volumes=[{"name": "rag", "mount_path": "/data"}])
-    T.validate(p)
+    tpolicy.validate(p)
 
 
 def test_long_name_fine_with_existing_claim():
-    T.validate(params(volumes=[{"name": "x" * 45, "mount_path": "/x", "existing_claim": "mine"}]))
+    tpolicy.validate(params(volumes=[{"name": "x" * 45, "mount_path": "/x", "existing_claim": "mine"}]))
 
 
 def test_values_inherit_class_and_mode():
     p = params(volumes=[dict(INPUTS), {"name": "shared", "mount_path": "/shared", "access_mode": "ReadWriteMany",
                                        "storage_class": "nfs", "existing_claim": None}])
-    values = T.build_values(p, T.validate(p))
+    values = tvalues.build_values(p, tpolicy.validate(p))
     assert values["extraClaims"] == [
         {"name": "inputs", "mountPath": "/app/data/inputs", "size": "5Gi", "storageClassName": "local-path",
          "accessModes": ["ReadWriteOnce"], "existingClaim": ""},
@@ -90,7 +91,7 @@ def test_no_volumes_no_key():
     not report them changed."""
     for empty in (None, []):
         p = params(volumes=empty)
-        assert "extraClaims" not in T.build_values(p, T.validate(p))
+        assert "extraClaims" not in tvalues.build_values(p, tpolicy.validate(p))
 
 
 # ------------------------------------------------------------------ the chart
@@ -109,7 +110,7 @@ def helm_template(tmp_path, values):
 
 def test_chart_renders_claims_mounts_and_volumes(tmp_path):
     p = params(volumes=[dict(INPUTS), {"name": "models", "mount_path": "/models", "existing_claim": "shared-models"}])
-    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    proc, objs = helm_template(tmp_path, tvalues.build_values(p, tpolicy.validate(p)))
     assert proc.returncode == 0, proc.stderr
     pvcs = {o["metadata"]["name"]: o for o in objs if o["kind"] == "PersistentVolumeClaim"}
     assert set(pvcs) == {"platform-lightrag-dev-data", "platform-lightrag-dev-inputs"}
@@ -130,14 +131,14 @@ def test_chart_renders_claims_mounts_and_volumes(tmp_path):
 
 def test_chart_without_extra_claims_unchanged(tmp_path):
     p = params(volumes=None)
-    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    proc, objs = helm_template(tmp_path, tvalues.build_values(p, tpolicy.validate(p)))
     assert proc.returncode == 0, proc.stderr
     assert [o["metadata"]["name"] for o in objs if o["kind"] == "PersistentVolumeClaim"] == ["platform-lightrag-dev-data"]
 
 
 def test_chart_schema_refuses_bad_claim(tmp_path):
     p = params()
-    values = T.build_values(p, T.validate(p))
+    values = tvalues.build_values(p, tpolicy.validate(p))
     values["extraClaims"][0]["mountPath"] = "relative"
     proc, objs = helm_template(tmp_path, values)
     assert proc.returncode != 0 and not objs
@@ -146,10 +147,10 @@ def test_chart_schema_refuses_bad_claim(tmp_path):
 
 def test_chart_recreate_strategy_drops_rolling_update(tmp_path):
     p = params(extra_values={"strategy": {"type": "Recreate"}})
-    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    proc, objs = helm_template(tmp_path, tvalues.build_values(p, tpolicy.validate(p)))
     assert proc.returncode == 0, proc.stderr
     assert next(o for o in objs if o["kind"] == "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
     p = params()
-    proc, objs = helm_template(tmp_path, T.build_values(p, T.validate(p)))
+    proc, objs = helm_template(tmp_path, tvalues.build_values(p, tpolicy.validate(p)))
     assert next(o for o in objs if o["kind"] == "Deployment")["spec"]["strategy"] == {
         "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}

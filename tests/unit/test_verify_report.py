@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import verify
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.filters import verify
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 RESULTS = [
     {"check": "langflow ide /health", "tenant": "team-a/dev", "ok": True, "seconds": 0.21},

@@ -1,13 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small REST client for the few core objects ``helm_tenant`` reads and writes on every run.
+"""Private to ``kube.client``: plain HTTPS for the few core kinds ``helm_tenant`` reads on every run.
 
-Why not ``KubeClient``: importing the ``kubernetes`` package costs most of a second per module run,
-which is more than the whole no-op check of a tenant should take when a site converges dozens of
-them. This client speaks plain HTTPS with the credentials a kubeconfig carries inline or in files
-(client certificates, bearer tokens, basic auth). For anything else (exec plugins, auth providers,
-proxies) ``open_client`` falls back to ``KubeClient``; both offer the same get/list/apply/delete.
+Why it exists: importing the ``kubernetes`` package costs most of a second per module run, more than
+the whole no-op check of a tenant (benchmarks/helm_tenant_bench.py measures both). ``KubeClient``
+routes a call here when the kind is in ``KINDS`` and the Access needs nothing but TLS and headers
+(no exec plugin, auth provider or proxy); everything else goes through the kubernetes library.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,12 +27,12 @@ except ImportError:  # pragma: no cover - Python 2
     from urllib import urlencode, quote
     from urlparse import urlparse
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-
-FIELD_MANAGER = "aistack.platform"
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import auth_headers
 
 # kind -> (api path prefix, plural, namespaced)
-_KINDS = {
+KINDS = {
     ("v1", "Namespace"): ("/api/v1", "namespaces", False),
     ("v1", "Secret"): ("/api/v1", "secrets", True),
     ("v1", "PersistentVolumeClaim"): ("/api/v1", "persistentvolumeclaims", True),
@@ -41,68 +40,8 @@ _KINDS = {
 }
 
 
-class Unsupported(Exception):
-    """The kubeconfig needs something this client does not do; use KubeClient."""
-
-
-def _load_yaml(text):
-    import yaml
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
-
-
-def _named(items, name):
-    for item in items or []:
-        if item.get("name") == name:
-            return item.get("cluster") or item.get("user") or item.get("context") or {}
-    return None
-
-
-def _resolve(path, base):
-    if not path:
-        return path
-    path = os.path.expanduser(path)
-    return path if os.path.isabs(path) else os.path.join(base, path)
-
-
-def parse_kubeconfig(text, base_dir, context=None):
-    """(server, tls settings, auth headers) from a kubeconfig; raises Unsupported when it needs more."""
-    cfg = _load_yaml(text) or {}
-    ctx_name = context or cfg.get("current-context")
-    ctx = _named(cfg.get("contexts"), ctx_name)
-    if ctx is None:
-        raise AistackError("context '%s' is not in the kubeconfig." % ctx_name, field="context",
-                           fix="use one of the kubeconfig's contexts")
-    cluster = _named(cfg.get("clusters"), ctx.get("cluster")) or {}
-    user = _named(cfg.get("users"), ctx.get("user")) or {}
-    if not cluster.get("server"):
-        raise Unsupported("cluster without server")
-    if user.get("exec") or user.get("auth-provider") or cluster.get("proxy-url") or user.get("as") \
-            or user.get("impersonate") or cluster.get("tls-server-name"):
-        raise Unsupported("exec/auth-provider/proxy/impersonation/tls-server-name")
-    tls = {
-        "ca_file": _resolve(cluster.get("certificate-authority"), base_dir),
-        "ca_data": cluster.get("certificate-authority-data"),
-        "insecure": bool(cluster.get("insecure-skip-tls-verify")),
-        "cert_file": _resolve(user.get("client-certificate"), base_dir),
-        "cert_data": user.get("client-certificate-data"),
-        "key_file": _resolve(user.get("client-key"), base_dir),
-        "key_data": user.get("client-key-data"),
-    }
-    headers = {}
-    token = user.get("token")
-    if not token and user.get("tokenFile"):
-        with open(_resolve(user["tokenFile"], base_dir)) as handle:
-            token = handle.read().strip()
-    if token:
-        headers["Authorization"] = "Bearer %s" % token
-    elif user.get("username") and user.get("password"):
-        basic = base64.b64encode(("%s:%s" % (user["username"], user["password"])).encode("utf-8"))
-        headers["Authorization"] = "Basic %s" % basic.decode("ascii")
-    return cluster["server"], tls, headers
-
-
 def ssl_context(tls):
+    """An SSL context for an Access (its ca/cert/key files or inline data)."""
     ctx = ssl.create_default_context()
     if tls.get("insecure"):
         ctx.check_hostname = False
@@ -140,9 +79,9 @@ def _write_private(tmpdir, name, data):
 
 def object_path(api_version, kind, name=None, namespace=None):
     try:
-        prefix, plural, namespaced = _KINDS[(api_version, kind)]
+        prefix, plural, namespaced = KINDS[(api_version, kind)]
     except KeyError:
-        raise Unsupported("%s/%s" % (api_version, kind))
+        raise AistackError("%s/%s is not a kind this transport serves" % (api_version, kind))
     path = prefix
     if namespaced and namespace:
         path += "/namespaces/%s" % quote(namespace, safe="")
@@ -152,10 +91,17 @@ def object_path(api_version, kind, name=None, namespace=None):
     return path
 
 
-class RestKubeClient(object):
+def serves(access, api_version, kind):
+    """Whether this transport can carry a call for this kind with these credentials."""
+    return (api_version, kind) in KINDS and not access.get("library_only") and not access.get("proxy") \
+        and not access.get("impersonate_groups")
+
+
+class RestTransport(object):
     """get / list / server-side apply / delete of core objects over one keep-alive HTTPS connection."""
 
-    def __init__(self, server, tls, headers, timeout=30):
+    def __init__(self, access, timeout=30):
+        server, tls, headers = access["server"], access, auth_headers(access)
         url = urlparse(server)
         self.host, self.port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
         self.base = url.path.rstrip("/")
@@ -231,20 +177,3 @@ class RestKubeClient(object):
 
     def delete(self, api_version, kind, name, namespace=None):
         return self.request("DELETE", object_path(api_version, kind, name, namespace)) is not None
-
-
-def open_client(kubeconfig=None, context=None):
-    """A RestKubeClient when the kubeconfig allows it, else the shared KubeClient."""
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    if os.pathsep in path:
-        path = path.split(os.pathsep)[0]
-    if not os.path.exists(path):
-        raise AistackError("kubeconfig '%s' does not exist." % path, field="kubeconfig",
-                           fix="point kubeconfig (or KUBECONFIG) at the target cluster's kubeconfig")
-    try:
-        with open(path) as handle:
-            server, tls, headers = parse_kubeconfig(handle.read(), os.path.dirname(os.path.abspath(path)), context)
-        return RestKubeClient(server, tls, headers)
-    except Unsupported:
-        from ansible_collections.aistack.platform.plugins.module_utils.kube import KubeClient
-        return KubeClient(kubeconfig=path, context=context)

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 VERSION_RE = re.compile(r"^v1\.(\d{1,3})\.(\d{1,3})\+k3s(\d{1,3})$")
 RELEASE_BASE = "https://github.com/k3s-io/k3s/releases/download"

@@ -18,8 +18,8 @@ import hashlib
 import os
 import re
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils import image_archive as ia
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.images import archive as ia
 
 WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"))
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -139,7 +139,7 @@ def image_result(index, image, target, action, uploaded=0, present=0, previous=N
 # ---------------------------------------------------------------------------------------------
 
 def import_to_registry(client, loaded, registry, project=None, flatten=False, check_mode=False):
-    from ansible_collections.aistack.platform.plugins.module_utils.registry import split_repo_ref
+    from ansible_collections.aistack.platform.plugins.module_utils.images.registry import split_repo_ref
 
     client.ping()
     entries = assign_targets(loaded, lambda ref: ia.target_reference(ref, registry, project, flatten))
@@ -336,17 +336,17 @@ class _TarFileWriter(object):
         self.handle = open(path, "wb")
 
     def add_bytes(self, name, data):
-        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_header, tar_padding
+        from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import tar_header, tar_padding
         self.handle.write(tar_header(name, len(data)))
         self.handle.write(data)
         self.handle.write(tar_padding(len(data)))
 
     def begin(self, name, size):
-        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_header
+        from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import tar_header
         self.handle.write(tar_header(name, size))
 
     def end(self, size):
-        from ansible_collections.aistack.platform.plugins.module_utils.containerd import tar_padding
+        from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import tar_padding
         self.handle.write(tar_padding(size))
 
     def close(self):

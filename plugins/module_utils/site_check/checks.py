@@ -24,8 +24,8 @@ import uuid
 from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
 from ansible.module_utils.six.moves import http_client
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.naming import dns_label_problem
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.naming import dns_label_problem
 
 KINDS = ("langflow", "lightrag", "phoenix", "prometheus", "loki", "database", "worker")
 # The health path each app answers on, as its chart's probes use it.

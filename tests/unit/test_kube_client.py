@@ -1,5 +1,5 @@
-"""The small REST client helm_tenant uses for its cheap reads: kubeconfig parsing, paths, and real
-HTTP round trips against a local stub API server."""
+"""The one Kubernetes client: kubeconfig resolution (kube.auth), the HTTPS transport's paths, and real
+HTTP round trips through KubeClient against a local stub API server."""
 
 import base64
 import json
@@ -8,8 +8,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from ansible_collections.aistack.platform.plugins.module_utils import kube_rest as K
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube import _rest as K
+from ansible_collections.aistack.platform.plugins.module_utils.kube import auth as A
+from ansible_collections.aistack.platform.plugins.module_utils.kube import client as C
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 KCFG = """
 apiVersion: v1
@@ -37,26 +39,37 @@ contexts:
 """
 
 
+def parse_kubeconfig(text, base_dir, context=None, environ=None):
+    """resolve() on one kubeconfig file held in memory at <base_dir>/config."""
+    import yaml
+    path = base_dir + "/config"
+    access = A.resolve({"kubeconfig": path, "context": context}, environ=environ or {},
+                       read_yaml=lambda p: yaml.safe_load(text), exists=lambda p: p == path)
+    return access["server"], access, A.auth_headers(access)
+
+
 def test_parse_cert_context_resolves_relative_paths():
-    server, tls, headers = K.parse_kubeconfig(KCFG, "/home/k")
+    server, tls, headers = parse_kubeconfig(KCFG, "/home/k")
     assert server == "https://10.0.0.1:6443"
     assert tls["ca_file"] == "/home/k/ca.crt" and tls["key_file"] == "/home/k/k.key" and tls["cert_file"] == "/abs/c.crt"
     assert headers == {}
 
 
 def test_parse_token_context():
-    server, tls, headers = K.parse_kubeconfig(KCFG, "/x", context="token")
+    server, tls, headers = parse_kubeconfig(KCFG, "/x", context="token")
     assert tls["insecure"] and headers == {"Authorization": "Bearer abc"}
 
 
 def test_exec_plugins_fall_back():
-    with pytest.raises(K.Unsupported):
-        K.parse_kubeconfig(KCFG, "/x", context="execctx")
+    access = parse_kubeconfig(KCFG, "/x", context="execctx")[1]
+    assert access["library_only"] == "user.exec"
+    assert not K.serves(access, "v1", "Secret")
+    assert K.serves(parse_kubeconfig(KCFG, "/x", context="token")[1], "v1", "Secret")
 
 
 def test_unknown_context():
     with pytest.raises(AistackError) as info:
-        K.parse_kubeconfig(KCFG, "/x", context="nope")
+        parse_kubeconfig(KCFG, "/x", context="nope")
     assert info.value.field == "context"
 
 
@@ -64,13 +77,14 @@ def test_object_paths():
     assert K.object_path("v1", "Secret", "s", "ns") == "/api/v1/namespaces/ns/secrets/s"
     assert K.object_path("v1", "Secret", None, "ns") == "/api/v1/namespaces/ns/secrets"
     assert K.object_path("v1", "Namespace", "n") == "/api/v1/namespaces/n"
-    with pytest.raises(K.Unsupported):
+    with pytest.raises(AistackError):
         K.object_path("apps/v1", "Deployment", "d", "ns")
+    assert not K.serves({}, "apps/v1", "Deployment")
 
 
 def test_missing_kubeconfig(tmp_path):
     with pytest.raises(AistackError) as info:
-        K.open_client(str(tmp_path / "none"))
+        C.open_client({"kubeconfig": str(tmp_path / "none")}, environ={})
     assert info.value.field == "kubeconfig"
 
 
@@ -129,12 +143,12 @@ def api(tmp_path):
     cfg.write_text(json.dumps({
         "current-context": "x", "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:%d" % server.server_port}}],
         "users": [{"name": "u", "user": {"token": "t0k"}}], "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}))
-    yield K.open_client(str(cfg))
+    yield C.open_client({"kubeconfig": str(cfg)}, environ={})
     server.shutdown()
 
 
 def test_round_trip(api):
-    assert isinstance(api, K.RestKubeClient)
+    assert api._fast("v1", "Secret") is not None  # core kinds never import the kubernetes package
     assert api.get("v1", "Secret", "s", "ns") is None
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns", "labels": {"a": "b"}},
               "data": {"k": base64.b64encode(b"v").decode()}}

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 try:
     import requests

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 STATUSES = ("passed", "failed", "skipped")
 _COLUMNS = ("CHECK", "TENANT", "RESULT", "TIME")

@@ -15,9 +15,13 @@ import base64
 import binascii
 import os
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils import tenant as T
-from ansible_collections.aistack.platform.plugins.module_utils.helm import read_release, DEFAULT_HISTORY_MAX
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as tchart
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import names as tnames
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
+from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import read_release, DEFAULT_HISTORY_MAX
 
 PENDING = "(known after apply)"
 
@@ -62,7 +66,7 @@ def namespace_object(name, team, environment):
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": name, "labels": {
-            "app.kubernetes.io/managed-by": T.MANAGED_BY,
+            "app.kubernetes.io/managed-by": tnames.MANAGED_BY,
             "aistack.io/team": team,
             "aistack.io/environment": environment,
             "pod-security.kubernetes.io/enforce": "restricted",
@@ -72,14 +76,14 @@ def namespace_object(name, team, environment):
 
 
 class TenantRunner(object):
-    def __init__(self, params, kube, helm_factory, check_mode=False, want_diff=False, warn=None):
+    def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None):
         self.params = params
         self.kube = kube
-        self._helm_factory = helm_factory
+        self.helm = helm  # a HelmRunner; None in the action plugin's no-op check, which never calls it
         self.check_mode = check_mode
         self.want_diff = want_diff
         self.warn = warn or (lambda msg: None)
-        self.names = T.validate(params)
+        self.names = tpolicy.validate(params)
         self.name = self.names["fullname"]
         self.namespace = self.names["namespace"]
         self.diffs = []
@@ -88,7 +92,7 @@ class TenantRunner(object):
     # ------------------------------------------------------------------ helpers
     def _labels(self):
         return {
-            "app.kubernetes.io/managed-by": T.MANAGED_BY,
+            "app.kubernetes.io/managed-by": tnames.MANAGED_BY,
             "app.kubernetes.io/instance": self.name,
             "aistack.io/team": self.params["team"],
             "aistack.io/environment": self.params["environment"],
@@ -97,8 +101,8 @@ class TenantRunner(object):
     def _chart_identity(self):
         chart = self.params["chart"]
         if chart.get("path"):
-            name, version = T.local_chart_meta(chart["path"])
-            return name, version, T.local_chart_digest(chart["path"])
+            name, version = tchart.local_chart_meta(chart["path"])
+            return name, version, tchart.local_chart_digest(chart["path"])
         ref = chart["name"]
         return ref.rstrip("/").rsplit("/", 1)[-1], str(chart["version"]), None
 
@@ -154,14 +158,14 @@ class TenantRunner(object):
             plan.append(("namespace", namespace_object(self.namespace, params["team"], params["environment"])))
         db = params.get("database") or {}
         if db.get("type") == "postgresql" and db.get("password"):
-            self._plan_owned_secret(plan, triggers, T.db_secret_name(self.name), T.db_secret_data(db), ns_obj)
+            self._plan_owned_secret(plan, triggers, tnames.db_secret_name(self.name), tvalues.db_secret_data(db), ns_obj)
         if params.get("secret_values"):
-            sname = T.env_secret_name(self.name)
+            sname = tnames.env_secret_name(self.name)
             desired = dict((k, str(v)) for k, v in params["secret_values"].items())
             self._plan_owned_secret(plan, triggers, sname, desired, ns_obj)
         generated = params.get("generated_secrets") or []
         if generated:
-            gname = T.generated_secret_name(self.name)
+            gname = tnames.generated_secret_name(self.name)
             current = self.kube.get("v1", "Secret", gname, self.namespace) if ns_obj else None
             current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
             missing = [item for item in generated if item["key"] not in current_data]
@@ -190,14 +194,14 @@ class TenantRunner(object):
             if kind == "secret":
                 triggers["secret/" + obj["metadata"]["name"]] = (stored.get("metadata") or {}).get("resourceVersion", "")
 
-        values = T.build_values(params, self.names, chart_digest=chart_digest, rollout_triggers=triggers)
-        values_digest = T.release_digest(values, chart_name, chart_version)
+        values = tvalues.build_values(params, self.names, chart_digest=chart_digest, rollout_triggers=triggers)
+        values_digest = tvalues.release_digest(values, chart_name, chart_version)
         release_changes = self._release_changes(release, values, chart_name, chart_version)
         if release_changes:
-            self.diffs.insert(0, T.values_diff(release["values"] if release else None, values))
+            self.diffs.insert(0, tvalues.values_diff(release["values"] if release else None, values))
         self._warn_storage(params)
 
-        result = dict(release_name=self.name, namespace=self.namespace, hosts=T.hosts_of(self.names),
+        result = dict(release_name=self.name, namespace=self.namespace, hosts=tnames.hosts_of(self.names),
                       values_digest=values_digest, chart=chart_name, chart_version=chart_version,
                       revision=release["revision"] if release else None,
                       status=release["status"] if release else "not-installed")
@@ -205,7 +209,7 @@ class TenantRunner(object):
             result["changes"] = release_changes
             self.actions.append("helm upgrade --install %s" % self.name)
             if not self.check_mode:
-                deployed = self._helm_factory().upgrade(
+                deployed = self.helm.upgrade(
                     self.name, self.namespace, params["chart"], values, wait=params.get("wait", True),
                     timeout=params.get("timeout") or 300, atomic=params.get("atomic", False),
                     history_max=params.get("history_max") or DEFAULT_HISTORY_MAX)
@@ -234,15 +238,15 @@ class TenantRunner(object):
         if release.get("chart") != chart_name or str(release.get("chart_version")) != str(chart_version):
             changes.append("chart (%s-%s -> %s-%s)"
                            % (release.get("chart"), release.get("chart_version"), chart_name, chart_version))
-        changes.extend("values." + path for path in T.changed_paths(release.get("values") or {}, values))
+        changes.extend("values." + path for path in tvalues.changed_paths(release.get("values") or {}, values))
         return changes
 
     def _secret_diff(self, name, before, after):
         self.diffs.append({
             "before_header": "Secret %s/%s" % (self.namespace, name),
             "after_header": "Secret %s/%s" % (self.namespace, name),
-            "before": dict((k, T.MASK) for k in sorted(before)),
-            "after": dict((k, T.MASK + (" (changed)" if before.get(k) != v else "")) for k, v in sorted(after.items())),
+            "before": dict((k, tcreds.MASK) for k in sorted(before)),
+            "after": dict((k, tcreds.MASK + (" (changed)" if before.get(k) != v else "")) for k, v in sorted(after.items())),
         })
 
     def _warn_storage(self, params):
@@ -266,9 +270,9 @@ class TenantRunner(object):
         if release is not None:
             result["revision"] = release["revision"]
             self.actions.append("helm uninstall %s" % self.name)
-            self.diffs.append(T.values_diff(release["values"], {}))
+            self.diffs.append(tvalues.values_diff(release["values"], {}))
             if not self.check_mode:
-                self._helm_factory().uninstall(self.name, self.namespace, wait=self.params.get("wait", True),
+                self.helm.uninstall(self.name, self.namespace, wait=self.params.get("wait", True),
                                                timeout=self.params.get("timeout") or 300)
         if purge:
             selector = "app.kubernetes.io/instance=%s" % self.name
@@ -276,8 +280,8 @@ class TenantRunner(object):
                 self.actions.append("PersistentVolumeClaim %s (purge)" % pvc["metadata"]["name"])
                 if not self.check_mode:
                     self.kube.delete("v1", "PersistentVolumeClaim", pvc["metadata"]["name"], self.namespace)
-            for sname in (T.db_secret_name(self.name), T.generated_secret_name(self.name),
-                          T.env_secret_name(self.name)):
+            for sname in (tnames.db_secret_name(self.name), tnames.generated_secret_name(self.name),
+                          tnames.env_secret_name(self.name)):
                 if self.kube.get("v1", "Secret", sname, self.namespace) is not None:
                     self.actions.append("Secret %s (purge)" % sname)
                     if not self.check_mode:

@@ -23,7 +23,7 @@ import subprocess
 import tarfile
 import tempfile
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 BLOCK = 1 << 20
 

@@ -30,7 +30,7 @@ import re
 import tarfile
 import zlib
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 try:
     import zstandard

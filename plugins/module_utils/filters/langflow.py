@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 PLANES = ("ide", "runtime")
 

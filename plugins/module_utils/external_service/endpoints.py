@@ -21,8 +21,8 @@ import re
 import socket
 import time
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.naming import (
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.naming import (
     dns_label_problem,
     dns_subdomain_problem,
 )

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 DNS_LABEL_MAX = 63
 # Helm refuses release names longer than 53 characters (it appends suffixes to them).

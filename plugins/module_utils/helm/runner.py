@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import kubeconfig_for
 
 RELEASE_SECRET_TYPE = "helm.sh/release.v1"
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -139,6 +140,24 @@ def auth_flags(kubeconfig=None, context=None):
     return flags
 
 
+def helm_auth(access):
+    """How helm reaches the cluster the modules reach, from the same resolved Access.
+
+    Returns ``(env, context, kubeconfig_doc)``. The user's kubeconfig files, used as written, go to helm
+    unchanged through ``KUBECONFIG`` (helm merges several files as kubectl does, and runs exec plugins
+    itself). Anything else (``K8S_AUTH_*``, host/api_key options, a kubeconfig dict, options that override
+    part of a file) becomes a kubeconfig document of its own, which the runner writes privately for the
+    duration of the call.
+    """
+    if access is None:
+        return {}, None, None
+    if not access.get("overridden") and access.get("kubeconfig_files"):
+        return {"KUBECONFIG": os.pathsep.join(access["kubeconfig_files"])}, access.get("context"), None
+    if not access.get("overridden") and access.get("kubeconfig_dict") is not None:
+        return {}, access.get("context"), access["kubeconfig_dict"]
+    return {}, None, kubeconfig_for(access)
+
+
 def parse_release_output(stdout):
     """The release JSON printed by ``helm upgrade --output json`` (summary dict)."""
     text = (stdout or "").strip()
@@ -162,11 +181,20 @@ def helm_error_summary(stderr):
 class HelmRunner(object):
     """Runs the helm binary; the only place that starts Helm processes."""
 
-    def __init__(self, binary_path=None, kubeconfig=None, context=None, run_command=None):
+    def __init__(self, binary_path=None, access=None, run_command=None):
         self.binary = find_binary(binary_path)
-        self.kubeconfig = kubeconfig
-        self.context = context
+        self.env, self.context, self._kubeconfig_doc = helm_auth(access)
         self._run = run_command or _run
+
+    def _call(self, tmpdir, build):
+        """Run the command ``build(kubeconfig, context)`` returns, with a private kubeconfig when needed."""
+        kubeconfig = None
+        if self._kubeconfig_doc is not None:
+            kubeconfig = os.path.join(tmpdir, "kubeconfig")
+            fd = os.open(kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self._kubeconfig_doc, handle)  # JSON is YAML: helm reads it as a kubeconfig
+        return self._run(build(kubeconfig, self.context), self.env)
 
     def upgrade(self, name, namespace, chart, values, wait=True, timeout=300, atomic=False,
                 history_max=DEFAULT_HISTORY_MAX):
@@ -175,10 +203,9 @@ class HelmRunner(object):
             values_file = os.path.join(tmpdir, "values.json")
             with open(values_file, "w") as handle:
                 json.dump(values, handle)
-            cmd = upgrade_command(self.binary, name, namespace, chart, values_file, wait=wait, timeout=timeout,
-                                  atomic=atomic, history_max=history_max, kubeconfig=self.kubeconfig,
-                                  context=self.context)
-            rc, out, err = self._run(cmd)
+            rc, out, err = self._call(tmpdir, lambda kubeconfig, context: upgrade_command(
+                self.binary, name, namespace, chart, values_file, wait=wait, timeout=timeout, atomic=atomic,
+                history_max=history_max, kubeconfig=kubeconfig, context=context))
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         if rc != 0:
@@ -189,8 +216,12 @@ class HelmRunner(object):
         return parse_release_output(out)
 
     def uninstall(self, name, namespace, wait=True, timeout=300):
-        rc, out, err = self._run(uninstall_command(self.binary, name, namespace, wait=wait, timeout=timeout,
-                                                   kubeconfig=self.kubeconfig, context=self.context))
+        tmpdir = tempfile.mkdtemp(prefix="aistack-helm-")
+        try:
+            rc, out, err = self._call(tmpdir, lambda kubeconfig, context: uninstall_command(
+                self.binary, name, namespace, wait=wait, timeout=timeout, kubeconfig=kubeconfig, context=context))
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
         if rc != 0 and "not found" not in (err or ""):
             raise AistackError("helm uninstall of %s/%s failed: %s" % (namespace, name, helm_error_summary(err)),
                                field="state", fix="inspect the release with 'helm status %s -n %s'" % (name, namespace))
@@ -210,9 +241,10 @@ def find_binary(binary_path=None):
     return found
 
 
-def _run(cmd):
+def _run(cmd, extra_env=None):
     env = dict(os.environ)
     env.setdefault("HELM_DRIVER", "secret")
+    env.update(extra_env or {})
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out, err = proc.communicate()
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
