@@ -43,10 +43,10 @@ target, src, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 loaded = imp.load_sources(src)
 if target == "registry":
     from ansible_collections.aistack.platform.plugins.module_utils.images.registry import RegistryClient
-    changed, images = imp.import_to_registry(RegistryClient(dest), loaded, dest)
+    changed, images = imp.import_images(imp.RegistryTarget(RegistryClient(dest), dest), loaded)
 else:
     from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import CtrClient
-    changed, images = imp.import_to_containerd(CtrClient(dest, "k8s.io"), loaded)
+    changed, images = imp.import_images(imp.ContainerdTarget(CtrClient(dest, "k8s.io")), loaded)
 assert changed, images
 """
 

@@ -254,18 +254,16 @@ def run(module):
                                 tls=p["registry_tls"], validate_certs=p["registry_validate_certs"],
                                 ca_path=p["registry_ca_path"])
         registry = p["registry"].split("://", 1)[-1].rstrip("/")
-        changed, images = imp.import_to_registry(client, loaded, registry, p["registry_project"], p["flatten"],
-                                                 check_mode=module.check_mode)
+        target = imp.RegistryTarget(client, registry, p["registry_project"], p["flatten"])
     elif p["containerd_images_dir"]:
         registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
-        changed, images = imp.import_to_images_dir(p["containerd_images_dir"], loaded, registry,
-                                                   p["registry_project"], p["flatten"], check_mode=module.check_mode)
+        target = imp.ImagesDirTarget(p["containerd_images_dir"], registry, p["registry_project"], p["flatten"])
     else:
         from ansible_collections.aistack.platform.plugins.module_utils.images.containerd import CtrClient
         ctr = CtrClient(p["containerd_socket"], p["containerd_namespace"], p["ctr_command"])
         registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
-        changed, images = imp.import_to_containerd(ctr, loaded, registry, p["registry_project"], p["flatten"],
-                                                   check_mode=module.check_mode, unpack=p["unpack"])
+        target = imp.ContainerdTarget(ctr, registry, p["registry_project"], p["flatten"], unpack=p["unpack"])
+    changed, images = imp.import_images(target, loaded, check_mode=module.check_mode)
     restarted = []
     if p["restart_workloads"] and changed:
         from ansible_collections.aistack.platform.plugins.module_utils.kube.client import open_client, require_kubernetes

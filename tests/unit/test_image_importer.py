@@ -100,15 +100,15 @@ def test_registry_flow_with_fake(tmp_path):
     it.write_docker_archive(str(tmp_path / "b.tar.gz"), ["two/b:1"], [shared, own], "gzip")
     loaded = imp.load_sources(str(tmp_path))
     fake = FakeRegistry()
-    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p", check_mode=True)
+    changed, results = imp.import_images(imp.RegistryTarget(fake, "fake:5000", "p"), loaded, check_mode=True)
     assert changed and fake.calls == [] and [r["action"] for r in results] == ["imported", "imported"]
-    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p")
+    changed, results = imp.import_images(imp.RegistryTarget(fake, "fake:5000", "p"), loaded)
     assert changed
     kinds = [c[0] for c in fake.calls]
     assert kinds.index("manifest") > max(i for i, k in enumerate(kinds) if k in ("push", "mount"))
     assert ("mount", "p/two/b", "sha256:" + shared.digest) in fake.calls  # shared layer read once, mounted
     fake.calls = []
-    changed, results = imp.import_to_registry(fake, loaded, "fake:5000", "p")
+    changed, results = imp.import_images(imp.RegistryTarget(fake, "fake:5000", "p"), loaded)
     assert not changed and fake.calls == [] and {r["action"] for r in results} == {"skipped"}
 
 
@@ -124,9 +124,9 @@ def test_images_dir_idempotent_and_replaces(tmp_path):
     it.write_docker_archive(str(src / "a.tar.zst"), ["docker.io/team/app:1"], [layer], "zstd")
     out = tmp_path / "agent" / "images"
     loaded = imp.load_sources(str(src))
-    changed, res = imp.import_to_images_dir(str(out), loaded, check_mode=True)
+    changed, res = imp.import_images(imp.ImagesDirTarget(str(out)), loaded, check_mode=True)
     assert changed and not out.exists()
-    changed, res = imp.import_to_images_dir(str(out), loaded)
+    changed, res = imp.import_images(imp.ImagesDirTarget(str(out)), loaded)
     files = sorted(os.listdir(str(out)))
     assert changed and files == [imp.images_dir_file("docker.io/team/app:1", res[0]["digest"])]
     with tarfile.open(str(out / files[0])) as tar:
@@ -134,12 +134,12 @@ def test_images_dir_idempotent_and_replaces(tmp_path):
         index = json.loads(tar.extractfile("index.json").read())
     assert names[-1] == "index.json" and "blobs/sha256/" + layer.digest in names
     assert index["manifests"][0]["annotations"]["io.containerd.image.name"] == "docker.io/team/app:1"
-    changed, res = imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+    changed, res = imp.import_images(imp.ImagesDirTarget(str(out)), imp.load_sources(str(src)))
     assert not changed and res[0]["action"] == "skipped"
     # a new build of the same tag replaces the old file
     layer2 = it.Layer.from_bytes(it.tar_bytes({"a": b"2" * 5000}), str(tmp_path))
     it.write_docker_archive(str(src / "a.tar.zst"), ["docker.io/team/app:1"], [layer2], "zstd")
-    changed, res = imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+    changed, res = imp.import_images(imp.ImagesDirTarget(str(out)), imp.load_sources(str(src)))
     assert changed and sorted(os.listdir(str(out))) == [imp.images_dir_file("docker.io/team/app:1", res[0]["digest"])]
     # a corrupt source leaves no file behind
     it.write_docker_archive(str(src / "a.tar"), ["docker.io/team/bad:1"], [layer2])
@@ -151,5 +151,5 @@ def test_images_dir_idempotent_and_replaces(tmp_path):
     (src / "a.tar").write_bytes(bytes(data))
     before = sorted(os.listdir(str(out)))
     with pytest.raises(AistackError, match="a.tar.*corrupt"):
-        imp.import_to_images_dir(str(out), imp.load_sources(str(src)))
+        imp.import_images(imp.ImagesDirTarget(str(out)), imp.load_sources(str(src)))
     assert sorted(os.listdir(str(out))) == before

@@ -30,14 +30,6 @@ def dns_label_problem(value, limit=DNS_LABEL_MAX):
     return None
 
 
-def require_dns_label(value, field, limit=DNS_LABEL_MAX, fix=None):
-    problem = dns_label_problem(value, limit)
-    if problem:
-        raise AistackError(problem + ".", field=field,
-                           fix=fix or "use lower-case letters, digits and '-' only, at most %d characters" % limit)
-    return value
-
-
 def dns_subdomain_problem(value, limit=253):
     if not isinstance(value, str) or not value:
         return "must be a non-empty string"

@@ -21,16 +21,15 @@ import re
 import socket
 import time
 
+from ansible_collections.aistack.platform.plugins.module_utils.common.constants import MANAGED_BY as MANAGER, MANAGED_BY_LABEL
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.common.naming import (
     dns_label_problem,
     dns_subdomain_problem,
 )
 
-MANAGER = "aistack.platform"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 PROBE_MODES = ("none", "report", "require")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")

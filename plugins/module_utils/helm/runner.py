@@ -23,7 +23,6 @@ import tempfile
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import kubeconfig_for
 
-RELEASE_SECRET_TYPE = "helm.sh/release.v1"
 GZIP_MAGIC = b"\x1f\x8b\x08"
 DEFAULT_HISTORY_MAX = 5
 

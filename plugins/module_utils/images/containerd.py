@@ -96,9 +96,6 @@ class CtrClient(object):
     def content(self):
         return parse_content_ls(self.run("content", "ls", "-q"))
 
-    def delete_image(self, name):
-        self.run("images", "rm", name)
-
     def importer(self, unpack=True):
         return _ImportStream(self._base(), unpack)
 

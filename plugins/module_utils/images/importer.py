@@ -134,77 +134,97 @@ def image_result(index, image, target, action, uploaded=0, present=0, previous=N
                 action=action, blobs_written=uploaded, blobs_present=present, previous_digest=previous)
 
 
-# ---------------------------------------------------------------------------------------------
-# Registry target
-# ---------------------------------------------------------------------------------------------
-
-def import_to_registry(client, loaded, registry, project=None, flatten=False, check_mode=False):
-    from ansible_collections.aistack.platform.plugins.module_utils.images.registry import split_repo_ref
-
-    client.ping()
-    entries = assign_targets(loaded, lambda ref: ia.target_reference(ref, registry, project, flatten))
-    plans = []
-    # (index, member name or None, BlobRef) -> [repos]
-    needed = {}
-    known = set()  # (repo, digest) present or about to be
-    for index, image, target in entries:
-        repo, tag = split_repo_ref(target)
-        previous = client.manifest_digest(repo, tag)
-        if previous == image.digest:
-            plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=True, previous=previous,
-                              upload=0, present=len(image.blobs)))
-            continue
-        upload = present = 0
-        for blob in image.blobs:
-            key = (repo, blob.digest)
-            if key in known:
-                present += 1
-                continue
-            known.add(key)
-            if client.blob_exists(repo, blob.digest):
-                present += 1
-                continue
-            upload += 1
-            needed.setdefault(blob.digest, (index, blob, []))[2].append(repo)
-        children = [c for c in image.children if client.manifest_digest(repo, c[0]) != c[0]]
-        plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=False,
-                          upload=upload, present=present, children=children, previous=previous))
+def import_images(target, loaded, check_mode=False):
+    """Import ``loaded`` archives into a target (``RegistryTarget``, ``ContainerdTarget``, ``ImagesDirTarget``):
+    plan what each image needs, report it, and write only outside check mode and only when something changes.
+    Returns ``(changed, results)``."""
+    target.prepare()
+    plans = target.plan(assign_targets(loaded, target.name_for))
     results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
                             p["upload"], p["present"], p.get("previous")) for p in plans]
     changed = any(not p["skip"] for p in plans)
     if check_mode or not changed:
         return changed, results
-
-    # 1. blobs: from memory, then each archive streamed once for its missing members
-    by_archive = {}
-    for digest, (index, blob, repos) in needed.items():
-        if blob.data is not None:
-            verify_memory_blob(index.path, blob)
-            _push_everywhere(client, repos, blob, lambda blob=blob: _BytesReader(blob.data))
-        else:
-            by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, (blob, repos))
-    for index, members in by_archive.values():
-        def consume(name, reader, index=index, members=members):
-            blob, repos = members[name]
-            client.push_blob(repos[0], blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
-            for repo in repos[1:]:
-                if not client.mount_blob(repo, blob.digest, repos[0]):
-                    raise AistackError("registry %s refused to mount blob %s from %s into %s"
-                                       % (client.registry, blob.digest, repos[0], repo), field="registry",
-                                       fix="enable cross-repository mounts, or import one image per run")
-        ia.stream_members(index, members.keys(), consume)
-    # 2. manifests, tags last
-    for plan in plans:
-        if plan["skip"]:
-            continue
-        for digest, media_type, data in plan["children"]:
-            client.put_manifest(plan["repo"], digest, media_type, data)
-        got = client.put_manifest(plan["repo"], plan["tag"], plan["image"].media_type, plan["image"].manifest)
-        if got and got != plan["image"].digest:
-            raise AistackError("registry %s stored %s as %s, expected %s"
-                               % (client.registry, plan["target"], got, plan["image"].digest),
-                               field="registry")
+    target.write(plans)
     return changed, results
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry target
+# ---------------------------------------------------------------------------------------------
+
+class RegistryTarget(object):
+    """A registry over the distribution API (``registry.RegistryClient``)."""
+
+    def __init__(self, client, registry, project=None, flatten=False):
+        self.client, self.registry, self.project, self.flatten = client, registry, project, flatten
+        self.needed = {}  # blob digest -> (index, blob, [repos])
+
+    def prepare(self):
+        self.client.ping()
+
+    def name_for(self, ref):
+        return ia.target_reference(ref, self.registry, self.project, self.flatten)
+
+    def plan(self, entries):
+        from ansible_collections.aistack.platform.plugins.module_utils.images.registry import split_repo_ref
+
+        client, plans, known = self.client, [], set()  # known: (repo, digest) present or about to be
+        for index, image, target in entries:
+            repo, tag = split_repo_ref(target)
+            previous = client.manifest_digest(repo, tag)
+            if previous == image.digest:
+                plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=True,
+                                  previous=previous, upload=0, present=len(image.blobs)))
+                continue
+            upload = present = 0
+            for blob in image.blobs:
+                key = (repo, blob.digest)
+                if key in known:
+                    present += 1
+                    continue
+                known.add(key)
+                if client.blob_exists(repo, blob.digest):
+                    present += 1
+                    continue
+                upload += 1
+                self.needed.setdefault(blob.digest, (index, blob, []))[2].append(repo)
+            children = [c for c in image.children if client.manifest_digest(repo, c[0]) != c[0]]
+            plans.append(dict(index=index, image=image, target=target, repo=repo, tag=tag, skip=False,
+                              upload=upload, present=present, children=children, previous=previous))
+        return plans
+
+    def write(self, plans):
+        client = self.client
+        # 1. blobs: from memory, then each archive streamed once for its missing members
+        by_archive = {}
+        for index, blob, repos in self.needed.values():
+            if blob.data is not None:
+                verify_memory_blob(index.path, blob)
+                _push_everywhere(client, repos, blob, lambda blob=blob: _BytesReader(blob.data))
+            else:
+                by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, (blob, repos))
+        for index, members in by_archive.values():
+            def consume(name, reader, index=index, members=members):
+                blob, repos = members[name]
+                client.push_blob(repos[0], blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
+                for repo in repos[1:]:
+                    if not client.mount_blob(repo, blob.digest, repos[0]):
+                        raise AistackError("registry %s refused to mount blob %s from %s into %s"
+                                           % (client.registry, blob.digest, repos[0], repo), field="registry",
+                                           fix="enable cross-repository mounts, or import one image per run")
+            ia.stream_members(index, members.keys(), consume)
+        # 2. manifests, tags last
+        for plan in plans:
+            if plan["skip"]:
+                continue
+            for digest, media_type, data in plan["children"]:
+                client.put_manifest(plan["repo"], digest, media_type, data)
+            got = client.put_manifest(plan["repo"], plan["tag"], plan["image"].media_type, plan["image"].manifest)
+            if got and got != plan["image"].digest:
+                raise AistackError("registry %s stored %s as %s, expected %s"
+                                   % (client.registry, plan["target"], got, plan["image"].digest),
+                                   field="registry")
 
 
 class _BytesReader(object):
@@ -237,85 +257,89 @@ def containerd_name(ref, registry=None, project=None, flatten=False):
     return ia.normalize_reference(ref)
 
 
-def import_to_containerd(ctr, loaded, registry=None, project=None, flatten=False, check_mode=False, unpack=True):
-    ctr.check()
-    existing = ctr.images()
-    content = ctr.content()
-    entries = assign_targets(loaded, lambda ref: containerd_name(ref, registry, project, flatten))
-    plans = []
-    needed = {}
-    for index, image, target in entries:
-        if existing.get(target) == image.digest:
-            plans.append(dict(index=index, image=image, target=target, skip=True, upload=0, previous=image.digest,
-                              present=len(image.blobs)))
-            continue
-        upload = present = 0
-        for blob in image.blobs:
-            if blob.digest in content or blob.digest in needed:
-                present += 1
-                continue
-            upload += 1
-            needed[blob.digest] = (index, blob)
-        plans.append(dict(index=index, image=image, target=target, skip=False, upload=upload, present=present,
-                          previous=existing.get(target)))
-    results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
-                            p["upload"], p["present"], p.get("previous")) for p in plans]
-    changed = any(not p["skip"] for p in plans)
-    if check_mode or not changed:
-        return changed, results
+class ContainerdTarget(object):
+    """containerd's image store (k3s), through ``ctr`` (``containerd.CtrClient``)."""
 
-    stream = ctr.importer(unpack=unpack)
-    try:
-        by_archive = {}
-        for digest, (index, blob) in needed.items():
-            if blob.data is not None:
-                verify_memory_blob(index.path, blob)
-                stream.add_bytes(ia.blob_path(digest), blob.data)
-            else:
-                by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, blob)
-        for index, members in by_archive.values():
-            def consume(name, reader, index=index, members=members):
-                blob = members[name]
-                stream.add_stream(ia.blob_path(blob.digest), blob.size, VerifyingReader(reader, blob, index.path))
-            ia.stream_members(index, members.keys(), consume)
-        entries_out = []
-        written = set()
-        for plan in plans:
-            if plan["skip"]:
+    def __init__(self, ctr, registry=None, project=None, flatten=False, unpack=True):
+        self.ctr, self.registry, self.project, self.flatten, self.unpack = ctr, registry, project, flatten, unpack
+        self.needed = {}  # blob digest -> (index, blob)
+
+    def prepare(self):
+        self.ctr.check()
+
+    def name_for(self, ref):
+        return containerd_name(ref, self.registry, self.project, self.flatten)
+
+    def plan(self, entries):
+        existing, content, plans = self.ctr.images(), self.ctr.content(), []
+        for index, image, target in entries:
+            if existing.get(target) == image.digest:
+                plans.append(dict(index=index, image=image, target=target, skip=True, upload=0,
+                                  previous=image.digest, present=len(image.blobs)))
                 continue
-            image = plan["image"]
+            upload = present = 0
             for blob in image.blobs:
-                # configs are small: always send them, ctr reads them to build the image record
-                if blob.data is not None and blob.digest not in needed and blob.digest not in written:
-                    verify_memory_blob(plan["index"].path, blob)
-                    stream.add_bytes(ia.blob_path(blob.digest), blob.data)
-                    written.add(blob.digest)
-            for digest, _media_type, data in image.children:
-                if digest not in written:
-                    stream.add_bytes(ia.blob_path(digest), data)
-                    written.add(digest)
-            if image.digest not in written:
-                stream.add_bytes(ia.blob_path(image.digest), image.manifest)
-                written.add(image.digest)
-            _domain, _path, tag, _dig = ia.split_reference(plan["target"])
-            entries_out.append({
-                "mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
-                "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"], ia.ANNOTATION_REF_NAME: tag or ""},
-            })
-        stream.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
-        stream.add_bytes("index.json", ia.canonical_json({"schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
-                                                          "manifests": entries_out}))
-    except BaseException:
-        stream.abort()
-        raise
-    stream.finish()
-    after = ctr.images()
-    for plan in plans:
-        if not plan["skip"] and after.get(plan["target"]) != plan["image"].digest:
-            raise AistackError("ctr import ran but containerd has %s as %s, expected %s"
-                               % (plan["target"], after.get(plan["target"]), plan["image"].digest),
-                               field="containerd_socket")
-    return changed, results
+                if blob.digest in content or blob.digest in self.needed:
+                    present += 1
+                    continue
+                upload += 1
+                self.needed[blob.digest] = (index, blob)
+            plans.append(dict(index=index, image=image, target=target, skip=False, upload=upload, present=present,
+                              previous=existing.get(target)))
+        return plans
+
+    def write(self, plans):
+        stream = self.ctr.importer(unpack=self.unpack)
+        try:
+            by_archive = {}
+            for digest, (index, blob) in self.needed.items():
+                if blob.data is not None:
+                    verify_memory_blob(index.path, blob)
+                    stream.add_bytes(ia.blob_path(digest), blob.data)
+                else:
+                    by_archive.setdefault(index.path, (index, {}))[1].setdefault(blob.member, blob)
+            for index, members in by_archive.values():
+                def consume(name, reader, index=index, members=members):
+                    blob = members[name]
+                    stream.add_stream(ia.blob_path(blob.digest), blob.size, VerifyingReader(reader, blob, index.path))
+                ia.stream_members(index, members.keys(), consume)
+            entries_out = []
+            written = set()
+            for plan in plans:
+                if plan["skip"]:
+                    continue
+                image = plan["image"]
+                for blob in image.blobs:
+                    # configs are small: always send them, ctr reads them to build the image record
+                    if blob.data is not None and blob.digest not in self.needed and blob.digest not in written:
+                        verify_memory_blob(plan["index"].path, blob)
+                        stream.add_bytes(ia.blob_path(blob.digest), blob.data)
+                        written.add(blob.digest)
+                for digest, _media_type, data in image.children:
+                    if digest not in written:
+                        stream.add_bytes(ia.blob_path(digest), data)
+                        written.add(digest)
+                if image.digest not in written:
+                    stream.add_bytes(ia.blob_path(image.digest), image.manifest)
+                    written.add(image.digest)
+                _domain, _path, tag, _dig = ia.split_reference(plan["target"])
+                entries_out.append({
+                    "mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
+                    "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"], ia.ANNOTATION_REF_NAME: tag or ""},
+                })
+            stream.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
+            stream.add_bytes("index.json", ia.canonical_json({"schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
+                                                              "manifests": entries_out}))
+        except BaseException:
+            stream.abort()
+            raise
+        stream.finish()
+        after = self.ctr.images()
+        for plan in plans:
+            if not plan["skip"] and after.get(plan["target"]) != plan["image"].digest:
+                raise AistackError("ctr import ran but containerd has %s as %s, expected %s"
+                                   % (plan["target"], after.get(plan["target"]), plan["image"].digest),
+                                   field="containerd_socket")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,92 +380,100 @@ class _TarFileWriter(object):
         self.handle.close()
 
 
-def import_to_images_dir(directory, loaded, registry=None, project=None, flatten=False, check_mode=False):
-    """One OCI archive per image in ``directory`` (k3s: /var/lib/rancher/k3s/agent/images).
+class ImagesDirTarget(object):
+    """One OCI archive per image in a directory (k3s: /var/lib/rancher/k3s/agent/images, imported at start).
 
     Skipped when the file for this name and digest exists; a file for the same name with another digest is
     replaced. Files are written as ``*.partial`` (which k3s ignores) and renamed when complete.
     """
-    entries = assign_targets(loaded, lambda ref: containerd_name(ref, registry, project, flatten))
-    existing = set(os.listdir(directory)) if os.path.isdir(directory) else set()
-    plans = []
-    for index, image, target in entries:
-        name = images_dir_file(target, image.digest)
-        prefix = name[:-(len(image.digest.split(":", 1)[1][:16]) + 5)]
-        stale = sorted(f for f in existing if f.startswith(prefix) and f.endswith(".tar") and f != name
-                       and re.match(r"^_[a-f0-9]{16}\.tar$", f[len(prefix):]))
-        skip = name in existing
-        plans.append(dict(index=index, image=image, target=target, skip=skip, path=os.path.join(directory, name),
-                          previous=image.digest if skip else None,
-                          stale=stale, upload=0 if skip else len(image.blobs), present=len(image.blobs) if skip else 0))
-    results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
-                            p["upload"], p["present"], p.get("previous")) for p in plans]
-    changed = any(not p["skip"] for p in plans)
-    if check_mode or not changed:
-        return changed, results
-    if not os.path.isdir(directory):
+
+    def __init__(self, directory, registry=None, project=None, flatten=False):
+        self.directory, self.registry, self.project, self.flatten = directory, registry, project, flatten
+
+    def prepare(self):
+        pass
+
+    def name_for(self, ref):
+        return containerd_name(ref, self.registry, self.project, self.flatten)
+
+    def plan(self, entries):
+        directory = self.directory
+        existing = set(os.listdir(directory)) if os.path.isdir(directory) else set()
+        plans = []
+        for index, image, target in entries:
+            name = images_dir_file(target, image.digest)
+            prefix = name[:-(len(image.digest.split(":", 1)[1][:16]) + 5)]
+            stale = sorted(f for f in existing if f.startswith(prefix) and f.endswith(".tar") and f != name
+                           and re.match(r"^_[a-f0-9]{16}\.tar$", f[len(prefix):]))
+            skip = name in existing
+            plans.append(dict(index=index, image=image, target=target, skip=skip, path=os.path.join(directory, name),
+                              previous=image.digest if skip else None, stale=stale,
+                              upload=0 if skip else len(image.blobs), present=len(image.blobs) if skip else 0))
+        return plans
+
+    def write(self, plans):
+        if not os.path.isdir(self.directory):
+            try:
+                os.makedirs(self.directory)
+            except OSError as exc:
+                raise AistackError("cannot create '%s': %s" % (self.directory, exc), field="containerd_images_dir")
+        todo = [p for p in plans if not p["skip"]]
+        for plan in todo:
+            plan["writer"] = _TarFileWriter(plan["path"] + ".partial")
         try:
-            os.makedirs(directory)
-        except OSError as exc:
-            raise AistackError("cannot create '%s': %s" % (directory, exc), field="containerd_images_dir")
-    todo = [p for p in plans if not p["skip"]]
-    for plan in todo:
-        plan["writer"] = _TarFileWriter(plan["path"] + ".partial")
-    try:
-        by_archive = {}
-        for plan in todo:
-            for blob in plan["image"].blobs:
-                if blob.data is not None:
-                    verify_memory_blob(plan["index"].path, blob)
-                    plan["writer"].add_bytes(ia.blob_path(blob.digest), blob.data)
-                else:
-                    members = by_archive.setdefault(plan["index"].path, (plan["index"], {}))[1]
-                    members.setdefault(blob.member, (blob, []))[1].append(plan["writer"])
-        for index, members in by_archive.values():
-            def consume(name, reader, index=index, members=members):
-                blob, writers = members[name]
-                verifier = VerifyingReader(reader, blob, index.path)
-                for writer in writers:
-                    writer.begin(ia.blob_path(blob.digest), blob.size)
-                while True:
-                    block = verifier.read(ia.CHUNK)
-                    if not block:
-                        break
+            by_archive = {}
+            for plan in todo:
+                for blob in plan["image"].blobs:
+                    if blob.data is not None:
+                        verify_memory_blob(plan["index"].path, blob)
+                        plan["writer"].add_bytes(ia.blob_path(blob.digest), blob.data)
+                    else:
+                        members = by_archive.setdefault(plan["index"].path, (plan["index"], {}))[1]
+                        members.setdefault(blob.member, (blob, []))[1].append(plan["writer"])
+            for index, members in by_archive.values():
+                def consume(name, reader, index=index, members=members):
+                    blob, writers = members[name]
+                    verifier = VerifyingReader(reader, blob, index.path)
                     for writer in writers:
-                        writer.handle.write(block)
-                for writer in writers:
-                    writer.end(blob.size)
-            ia.stream_members(index, members.keys(), consume)
+                        writer.begin(ia.blob_path(blob.digest), blob.size)
+                    while True:
+                        block = verifier.read(ia.CHUNK)
+                        if not block:
+                            break
+                        for writer in writers:
+                            writer.handle.write(block)
+                    for writer in writers:
+                        writer.end(blob.size)
+                ia.stream_members(index, members.keys(), consume)
+            for plan in todo:
+                image = plan["image"]
+                writer = plan["writer"]
+                for digest, _media_type, data in image.children:
+                    writer.add_bytes(ia.blob_path(digest), data)
+                writer.add_bytes(ia.blob_path(image.digest), image.manifest)
+                _domain, _path, tag, _dig = ia.split_reference(plan["target"])
+                writer.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
+                writer.add_bytes("index.json", ia.canonical_json({
+                    "schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
+                    "manifests": [{"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
+                                   "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"],
+                                                   ia.ANNOTATION_REF_NAME: tag or ""}}]}))
+                writer.close()
+        except BaseException:
+            for plan in todo:
+                try:
+                    plan["writer"].handle.close()
+                    os.unlink(plan["writer"].path)
+                except OSError:
+                    pass
+            raise
         for plan in todo:
-            image = plan["image"]
-            writer = plan["writer"]
-            for digest, _media_type, data in image.children:
-                writer.add_bytes(ia.blob_path(digest), data)
-            writer.add_bytes(ia.blob_path(image.digest), image.manifest)
-            _domain, _path, tag, _dig = ia.split_reference(plan["target"])
-            writer.add_bytes("oci-layout", ia.canonical_json({"imageLayoutVersion": "1.0.0"}))
-            writer.add_bytes("index.json", ia.canonical_json({
-                "schemaVersion": 2, "mediaType": ia.MT_OCI_INDEX,
-                "manifests": [{"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest),
-                               "annotations": {ia.ANNOTATION_IMAGE_NAME: plan["target"],
-                                               ia.ANNOTATION_REF_NAME: tag or ""}}]}))
-            writer.close()
-    except BaseException:
-        for plan in todo:
-            try:
-                plan["writer"].handle.close()
-                os.unlink(plan["writer"].path)
-            except OSError:
-                pass
-        raise
-    for plan in todo:
-        os.rename(plan["writer"].path, plan["path"])
-        for old in plan["stale"]:
-            try:
-                os.unlink(os.path.join(directory, old))
-            except OSError:
-                pass
-    return changed, results
+            os.rename(plan["writer"].path, plan["path"])
+            for old in plan["stale"]:
+                try:
+                    os.unlink(os.path.join(self.directory, old))
+                except OSError:
+                    pass
 
 
 # ---------------------------------------------------------------------------------------------

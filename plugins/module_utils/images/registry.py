@@ -101,7 +101,6 @@ class RegistryClient(object):
         self.password = password
         self.timeout = timeout
         self._tokens = {}
-        self._basic = False
         self.stats = {"blob_uploads": 0, "blob_mounts": 0, "manifest_puts": 0}
 
     # -- transport ---------------------------------------------------------------------------
@@ -118,7 +117,6 @@ class RegistryClient(object):
                                field="registry_username", fix="set registry_username and registry_password")
         if scheme == "basic":
             self.session.auth = (self.username, self.password or "")
-            self._basic = True
             return
         if scheme != "bearer" or not params.get("realm"):
             raise AistackError("registry %s answered 401 with an unsupported challenge '%s'"
@@ -233,6 +231,3 @@ class RegistryClient(object):
         self.stats["manifest_puts"] += 1
         return response.headers.get("Docker-Content-Digest")
 
-    def delete_manifest(self, repo, digest):
-        response = self.request("DELETE", "/v2/%s/manifests/%s" % (repo, digest), repo=repo)
-        return response.status_code in (200, 202)

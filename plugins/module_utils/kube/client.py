@@ -24,10 +24,7 @@ import tempfile
 from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.kube import _rest
-from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC, auth_headers, resolve
-
-# kept for the modules' argument specs: the auth options, as kubernetes.core spells them
-KUBE_AUTH_ARGSPEC = AUTH_ARGSPEC
+from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import auth_headers, resolve
 
 
 def require_kubernetes(module):

@@ -11,9 +11,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.aistack.platform.plugins.module_utils.common.constants import (
+    MANAGED_BY as MANAGED_BY_VALUE,
+    MANAGED_BY_LABEL,
+)
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "aistack.platform"}
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
 
 
 def namespaces(items, labels=None):

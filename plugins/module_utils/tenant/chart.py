@@ -34,7 +34,6 @@ def local_chart_digest(path):
     return "sha256:" + sha.hexdigest()
 
 
-
 def parse_chart_yaml(text):
     """name and version from a Chart.yaml text (flat keys only, no YAML library needed)."""
     meta = {}
@@ -43,7 +42,6 @@ def parse_chart_yaml(text):
         if match:
             meta[match.group(1)] = match.group(2).strip()
     return meta
-
 
 
 def local_chart_meta(path):

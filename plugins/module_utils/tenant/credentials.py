@@ -10,9 +10,7 @@ __metaclass__ = type
 import re
 
 
-
 MASK = "********"
-
 
 # Key names that hold credentials. Matched against the end of a key (or of an env entry's name).
 _SENSITIVE_NAME = re.compile(
@@ -21,7 +19,6 @@ _SENSITIVE_NAME = re.compile(
     re.IGNORECASE,
 )
 
-
 # Key names that *refer* to a Secret instead of holding a credential: allowed.
 _REFERENCE_NAME = re.compile(
     r"(secretname|existingsecret|secretref|secretkeyref|keyref|secretkey(name)?ref|issuer|"
@@ -29,9 +26,7 @@ _REFERENCE_NAME = re.compile(
     re.IGNORECASE,
 )
 
-
-_URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
-
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 
 
 def is_sensitive_name(name):
@@ -41,7 +36,6 @@ def is_sensitive_name(name):
     if _REFERENCE_NAME.search(compact) or _REFERENCE_NAME.search(name):
         return False
     return bool(_SENSITIVE_NAME.search(name) or _SENSITIVE_NAME.search(compact))
-
 
 
 def find_inline_secrets(data, path="extra_values"):
@@ -58,15 +52,14 @@ def find_inline_secrets(data, path="extra_values"):
                 found.extend(find_inline_secrets(value, sub))
             elif isinstance(value, str) and value and is_sensitive_name(str(key)):
                 found.append(sub)
-            elif isinstance(value, str) and _URL_WITH_PASSWORD.match(value):
+            elif isinstance(value, str) and URL_WITH_PASSWORD.match(value):
                 found.append(sub + " (URL with a password)")
     elif isinstance(data, list):
         for index, item in enumerate(data):
             found.extend(find_inline_secrets(item, "%s[%d]" % (path, index)))
-    elif isinstance(data, str) and _URL_WITH_PASSWORD.match(data):
+    elif isinstance(data, str) and URL_WITH_PASSWORD.match(data):
         found.append(path + " (URL with a password)")
     return found
-
 
 
 def inline_secret_values(data):
@@ -94,7 +87,6 @@ def inline_secret_values(data):
     return found
 
 
-
 def mask(data):
     """A copy of ``data`` with every credential-looking value replaced by ``MASK``."""
     if isinstance(data, dict):
@@ -106,7 +98,7 @@ def mask(data):
             elif isinstance(value, str) and value and (
                     is_sensitive_name(str(key)) or (env_style and key == "value")):
                 out[key] = MASK
-            elif isinstance(value, str) and _URL_WITH_PASSWORD.match(value):
+            elif isinstance(value, str) and URL_WITH_PASSWORD.match(value):
                 out[key] = re.sub(r"(://[^/\s:@]+:)[^/\s@]+@", r"\1" + MASK + "@", value)
             else:
                 out[key] = value

@@ -9,13 +9,7 @@ __metaclass__ = type
 
 
 ENVIRONMENTS = ("dev", "stg", "prd")
-
-
 PRODUCTION = "prd"
-
-
-MANAGED_BY = "aistack.platform"
-
 
 
 def fullname(team, service, environment):
@@ -23,30 +17,24 @@ def fullname(team, service, environment):
     return "%s-%s-%s" % (team, service, environment)
 
 
-
 def default_namespace(team, environment):
     return "%s-%s" % (team, environment)
-
 
 
 def ingress_host(service, team, domain):
     return "%s-%s.%s" % (service, team, domain)
 
 
-
 def db_secret_name(name):
     return "%s-db" % name
-
 
 
 def generated_secret_name(name):
     return "%s-generated" % name
 
 
-
 def env_secret_name(name):
     return "%s-env" % name
-
 
 
 def hosts_of(names):

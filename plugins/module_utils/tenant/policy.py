@@ -11,31 +11,34 @@ import os
 import re
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
-from ansible_collections.aistack.platform.plugins.module_utils.common.naming import DNS_LABEL_MAX
-from ansible_collections.aistack.platform.plugins.module_utils.common.naming import HELM_RELEASE_MAX
-from ansible_collections.aistack.platform.plugins.module_utils.common.naming import dns_label_problem
-from ansible_collections.aistack.platform.plugins.module_utils.common.naming import dns_subdomain_problem
-from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import _URL_WITH_PASSWORD, find_inline_secrets, is_sensitive_name
-from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import ENVIRONMENTS, PRODUCTION, default_namespace, fullname, ingress_host
+from ansible_collections.aistack.platform.plugins.module_utils.common.naming import (
+    DNS_LABEL_MAX,
+    HELM_RELEASE_MAX,
+    dns_label_problem,
+    dns_subdomain_problem,
+)
+from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import (
+    URL_WITH_PASSWORD,
+    find_inline_secrets,
+    is_sensitive_name,
+)
+from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import (
+    ENVIRONMENTS,
+    PRODUCTION,
+    default_namespace,
+    fullname,
+    ingress_host,
+)
 
 
 LIMITS_REQUIRED_IN = ("stg", "prd")
-
-
 ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod")
-
-
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$")
 
 
 _CHART_VERSION_RANGE = re.compile(r"[\^~*><=|xX ]|^$")
-
-
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-
 
 
 class Problems(object):
@@ -62,10 +65,8 @@ class Problems(object):
         raise AistackError(message, field=field, fix=fix, problems=all_problems)
 
 
-
 def _quantity_ok(value):
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_QUANTITY.match(value)))
-
 
 
 def validate(params):
@@ -114,7 +115,6 @@ def validate(params):
     return names
 
 
-
 def _validate_chart(p, chart):
     path, repo, name, version = chart.get("path"), chart.get("repo"), chart.get("name"), chart.get("version")
     if path and (repo or name):
@@ -137,7 +137,6 @@ def _validate_chart(p, chart):
         p.add("chart", "no chart given.", "set chart.path, or chart.repo + chart.name + chart.version")
 
 
-
 def _validate_image(p, image):
     repo, tag, dig = image.get("repository"), image.get("tag"), image.get("digest")
     if not repo:
@@ -151,7 +150,6 @@ def _validate_image(p, image):
         p.add("image.tag", "is empty: the image would float.", "pin an exact tag (e.g. 1.4.3) or set image.digest")
     if dig and not _DIGEST.match(dig):
         p.add("image.digest", "'%s' is not a sha256 digest." % dig, "use the form sha256:<64 hex digits>")
-
 
 
 def _validate_database(p, db, env):
@@ -183,7 +181,6 @@ def _validate_database(p, db, env):
                   "use letters, digits and '_'")
 
 
-
 def _validate_persistence(p, pers, env, params):
     enabled = pers.get("enabled", True)
     if not enabled and env == PRODUCTION:
@@ -198,7 +195,6 @@ def _validate_persistence(p, pers, env, params):
         p.add("persistence.access_mode", "'%s' is not an access mode." % mode, "use one of %s" % ", ".join(ACCESS_MODES))
     if not str(pers.get("mount_path") or "/data").startswith("/"):
         p.add("persistence.mount_path", "must be an absolute path.", "use e.g. /data")
-
 
 
 def _validate_volumes(p, volumes, pers, names):
@@ -234,7 +230,6 @@ def _validate_volumes(p, volumes, pers, names):
                   "use one of %s" % ", ".join(ACCESS_MODES))
 
 
-
 def _validate_resources(p, res, env):
     requests, limits = res.get("requests") or {}, res.get("limits") or {}
     for section, values in (("requests", requests), ("limits", limits)):
@@ -253,7 +248,6 @@ def _validate_resources(p, res, env):
             if not limits.get(key):
                 p.add("resources.limits.%s" % key, "missing: limits are mandatory in %s." % env,
                       "set resources.limits.%s (e.g. %s)" % (key, "1" if key == "cpu" else "2Gi"))
-
 
 
 def _validate_ingress(p, ing, service, team, names):
@@ -281,7 +275,6 @@ def _validate_ingress(p, ing, service, team, names):
               "keep one of them")
 
 
-
 def _validate_tracing(p, tracing):
     if not tracing.get("enabled"):
         return
@@ -292,7 +285,6 @@ def _validate_tracing(p, tracing):
     elif endpoint.rstrip("/").endswith("/v1/traces"):
         p.add("tracing.endpoint", "must not end with /v1/traces (the exporter appends it).",
               "use the collector base URL, e.g. http://phoenix.observability:6006")
-
 
 
 def _validate_scaling(p, params):
@@ -307,7 +299,6 @@ def _validate_scaling(p, params):
                   "use 1 <= min_replicas <= max_replicas")
 
 
-
 def _validate_env(p, params):
     for name, value in (params.get("env") or {}).items():
         if not _ENV_NAME.match(str(name)):
@@ -315,7 +306,7 @@ def _validate_env(p, params):
         elif is_sensitive_name(str(name)) and value not in (None, ""):
             p.add("env.%s" % name, "looks like a credential given in clear text.",
                   "store it in a Secret and reference it with secret_env")
-        elif isinstance(value, str) and _URL_WITH_PASSWORD.match(value):
+        elif isinstance(value, str) and URL_WITH_PASSWORD.match(value):
             p.add("env.%s" % name, "is a URL with a password in clear text.",
                   "store it in a Secret and reference it with secret_env")
     for index, item in enumerate(params.get("secret_env") or []):

@@ -15,6 +15,7 @@ import base64
 import binascii
 import os
 
+from ansible_collections.aistack.platform.plugins.module_utils.common.constants import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as tchart
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
@@ -66,7 +67,7 @@ def namespace_object(name, team, environment):
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": name, "labels": {
-            "app.kubernetes.io/managed-by": tnames.MANAGED_BY,
+            MANAGED_BY_LABEL: MANAGED_BY,
             "aistack.io/team": team,
             "aistack.io/environment": environment,
             "pod-security.kubernetes.io/enforce": "restricted",
@@ -92,7 +93,7 @@ class TenantRunner(object):
     # ------------------------------------------------------------------ helpers
     def _labels(self):
         return {
-            "app.kubernetes.io/managed-by": tnames.MANAGED_BY,
+            MANAGED_BY_LABEL: MANAGED_BY,
             "app.kubernetes.io/instance": self.name,
             "aistack.io/team": self.params["team"],
             "aistack.io/environment": self.params["environment"],

@@ -12,29 +12,19 @@ import hashlib
 import json
 
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import mask
-from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import db_secret_name, env_secret_name, generated_secret_name
-
-
-def _get(params, *path, **kw):
-    cur = params
-    for key in path:
-        if not isinstance(cur, dict):
-            return kw.get("default")
-        cur = cur.get(key)
-        if cur is None:
-            return kw.get("default")
-    return cur
-
+from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import (
+    db_secret_name,
+    env_secret_name,
+    generated_secret_name,
+)
 
 
 def canonical_json(data):
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
-
 def digest(data):
     return "sha256:" + hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
-
 
 
 def deep_merge(base, override):
@@ -48,7 +38,6 @@ def deep_merge(base, override):
     return result
 
 
-
 def image_values(image):
     return {
         "repository": image["repository"],
@@ -56,7 +45,6 @@ def image_values(image):
         "digest": image.get("digest") or "",
         "pullPolicy": image.get("pull_policy") or "IfNotPresent",
     }
-
 
 
 def _resources(res):
@@ -67,7 +55,6 @@ def _resources(res):
         if values:
             out[section] = values
     return out
-
 
 
 def volume_values(volumes, persistence):
@@ -83,7 +70,6 @@ def volume_values(volumes, persistence):
             "existingClaim": vol.get("existing_claim") or "",
         })
     return out
-
 
 
 def database_env(db, name, persistence):
@@ -114,7 +100,6 @@ def database_env(db, name, persistence):
     return secret_env, env
 
 
-
 def postgres_url(db, password):
     try:
         from urllib.parse import quote
@@ -127,11 +112,9 @@ def postgres_url(db, password):
         db["host"], db.get("port") or 5432, db["name"], query)
 
 
-
 def db_secret_data(db):
     """The managed ``<fullname>-db`` Secret's string data (never logged, never in values)."""
     return {"password": db["password"], "url": postgres_url(db, db["password"])}
-
 
 
 def tracing_env(tracing, name):
@@ -149,7 +132,6 @@ def tracing_env(tracing, name):
         secret_env.append({"name": tracing.get("api_key_env") or "PHOENIX_API_KEY", "secretName": ref["name"],
                            "key": ref.get("key") or "api-key"})
     return secret_env, env
-
 
 
 def build_values(params, names, chart_digest=None, rollout_triggers=None):
@@ -258,11 +240,9 @@ def build_values(params, names, chart_digest=None, rollout_triggers=None):
     return values
 
 
-
 def release_digest(values, chart_name, chart_version):
     """What decides whether the release must be upgraded: values + chart name and version."""
     return digest({"values": values, "chart": chart_name, "version": chart_version})
-
 
 
 def values_diff(before, after):
@@ -273,7 +253,6 @@ def values_diff(before, after):
         "before_header": "release values (deployed)",
         "after_header": "release values (desired)",
     }
-
 
 
 def changed_paths(before, after, path=""):
