@@ -8,7 +8,8 @@ sides are one ansible-playbook task looping over the N items, with the same Ansi
 Prints seconds per phase and the ratio helm_tenant / kubernetes.core.helm. The no-op re-runs alternate
 between the two sides for --rounds rounds and the medians are compared, so a busy machine weighs on
 both alike.
-Targets: no-op re-run ratio <= 0.5, converge ratio <= 1.0.
+Targets: no-op re-run ratio <= 0.5, converge ratio <= 1.0. The no-op is also run with the client's
+HTTPS transport off (AISTACK_KUBE_TRANSPORT=library), which decides whether that transport stays.
 
   benchmarks/helm_tenant_bench.py [-n 20] [--keep] [--image aistack.local/demohttp:1.0.0]
 
@@ -173,14 +174,20 @@ def main():
                                                 label="kubernetes.core.helm converge")
             # no-op re-runs, alternating so both sides see the same machine load; the median counts
             print("no-op re-runs, %d alternating rounds ..." % args.rounds, flush=True)
-            ours_noop, core_noop = [], []
+            ours_noop, core_noop, library_noop = [], [], []
+            # the same no-op with the client's HTTPS transport off (every call through the kubernetes
+            # library): whether that transport is worth keeping is this ratio
+            library_env = dict(env, AISTACK_KUBE_TRANSPORT="library")
             for _unused in range(args.rounds):
                 ours_noop.append(playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
                                           label="helm_tenant no-op"))
+                library_noop.append(playbook(library_env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
+                                             label="helm_tenant no-op, library transport"))
                 core_noop.append(playbook(env, tmp / "core.yml", str(tmp / "core-vars.json"),
                                           label="kubernetes.core.helm no-op"))
             results["tenant_noop"] = sorted(ours_noop)[len(ours_noop) // 2]
             results["core_noop"] = sorted(core_noop)[len(core_noop) // 2]
+            results["library_noop"] = sorted(library_noop)[len(library_noop) // 2]
         finally:
             if not args.keep:
                 for ns in ours + theirs:
@@ -196,6 +203,9 @@ def main():
         verdicts.append(ratio <= target)
         print("%-10s %16.1f (%3s) %16.1f (%3s) %8.2f %8s"
               % (phase, ours_s, ours_c, core_s, core_c, ratio, "<= %.1f" % target))
+    library_s = results["library_noop"][0]
+    print("%-10s %16.1f s with the HTTPS transport, %.1f s through the kubernetes library only: ratio %.2f"
+          % ("transport", results["tenant_noop"][0], library_s, results["tenant_noop"][0] / library_s))
     print("N=%d tenants; %s" % (args.n, "targets met" if all(verdicts) else "TARGET MISSED"))
     return 0 if all(verdicts) else 1
 

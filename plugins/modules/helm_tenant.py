@@ -554,7 +554,6 @@ from ansible_collections.aistack.platform.plugins.module_utils.common.errors imp
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
 
 
-
 def _secret_ref(default_key):
     # A reference to a Secret (its name and key), not a secret value.
     return dict(type="dict", no_log=False, options=dict(name=dict(type="str", required=True),

@@ -576,7 +576,7 @@ down() {
   ip link delete aistack0 2>/dev/null || true
   # kube-proxy's and the CNI plugins' iptables rules.
   for t in filter nat mangle; do
-    iptables-save -t $t | grep -qE 'KUBE-|CNI-' || continue
+    grep -qE 'KUBE-|CNI-' <<<"$(iptables-save -t $t)" || continue  # not a pipe: SIGPIPE under pipefail
     iptables-save -t $t | grep -vE -- '-j (KUBE-|CNI-)|^:(KUBE-|CNI-)|^-A (KUBE-|CNI-)' | iptables-restore -T $t 2>/dev/null || true
   done
   forward_rules -D

@@ -19,10 +19,13 @@ if [ "$installed" = "install ok installed ${COMPOSE_DEB_VERSION}" ] && docker co
     exit 0
 fi
 
-if ! apt-cache madison docker-compose 2>/dev/null | grep -q " ${COMPOSE_DEB_VERSION} "; then
+# The versions apt knows, read whole before matching: `apt-cache madison | grep -q` under pipefail fails
+# when grep exits at its first match and apt-cache, still writing, dies of SIGPIPE (seen on a cold CI run).
+listed() { grep -qF " ${COMPOSE_DEB_VERSION} " <<<"$(apt-cache madison docker-compose 2>/dev/null || true)"; }
+if ! listed; then
     "$(dirname "$0")/apt-suite.sh" trixie
 fi
-if ! apt-cache madison docker-compose | grep -q " ${COMPOSE_DEB_VERSION} "; then
+if ! listed; then
     echo "docker-compose ${COMPOSE_DEB_VERSION} is not in the configured apt sources;" >&2
     echo "trixie was added to the sources; set COMPOSE_DEB_VERSION to one 'apt-cache madison docker-compose' lists" >&2
     exit 1

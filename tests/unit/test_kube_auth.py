@@ -138,3 +138,9 @@ def test_helm_gets_the_users_files_or_a_private_kubeconfig_of_its_own(tmp_path):
     assert seen["mode"] == 0o600 and not os.path.exists(seen["path"])
     assert "sa-token" not in " ".join(seen["cmd"])  # the token is in the private file only
     assert "sa-token" in json.dumps(seen["doc"])    # control: the check above looks at the right thing
+
+
+def test_transport_switch_sends_everything_through_the_library():
+    fast = resolve(environ={"KUBECONFIG": "/k/first"})
+    slow = resolve(environ={"KUBECONFIG": "/k/first", "AISTACK_KUBE_TRANSPORT": "library"})
+    assert R.serves(fast, "v1", "Secret") and not R.serves(slow, "v1", "Secret")

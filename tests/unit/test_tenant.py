@@ -409,7 +409,7 @@ def test_chart_meta_from_dir_and_archive(tmp_path):
 
 def test_parse_chart_yaml_quotes_and_comments():
     meta = tchart.parse_chart_yaml('apiVersion: v2\nname: "x"  # the name\nversion: \'1.2.3\'\nappVersion: "4"\n'
-                              "dependencies:\n  - name: sub\n    version: 9.9.9\n")
+                                   "dependencies:\n  - name: sub\n    version: 9.9.9\n")
     assert meta == {"name": "x", "version": "1.2.3", "appVersion": "4"}
 
 

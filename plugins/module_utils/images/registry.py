@@ -230,4 +230,3 @@ class RegistryClient(object):
             raise self._error("PUT manifest %s:%s" % (repo, reference), response)
         self.stats["manifest_puts"] += 1
         return response.headers.get("Docker-Content-Digest")
-

@@ -94,7 +94,7 @@ def object_path(api_version, kind, name=None, namespace=None):
 def serves(access, api_version, kind):
     """Whether this transport can carry a call for this kind with these credentials."""
     return (api_version, kind) in KINDS and not access.get("library_only") and not access.get("proxy") \
-        and not access.get("impersonate_groups")
+        and not access.get("impersonate_groups") and access.get("transport") != "library"
 
 
 class RestTransport(object):

@@ -201,6 +201,14 @@ def resolve(params, environ=None, read_yaml=None, exists=os.path.exists, home=No
     """
     environ = os.environ if environ is None else environ
     read_yaml = read_yaml or _read_yaml
+    access = _resolve(params, environ, read_yaml, exists, home)
+    # AISTACK_KUBE_TRANSPORT=library sends every call through the kubernetes library (to rule out the
+    # HTTPS transport when diagnosing, and for the benchmark that weighs it)
+    access["transport"] = environ.get("AISTACK_KUBE_TRANSPORT") or "auto"
+    return access
+
+
+def _resolve(params, environ, read_yaml, exists, home):
     options = auth_options(params, environ)
     if _enough_without_kubeconfig(options):
         access = _override(_empty_access(), options)

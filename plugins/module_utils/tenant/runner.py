@@ -274,7 +274,7 @@ class TenantRunner(object):
             self.diffs.append(tvalues.values_diff(release["values"], {}))
             if not self.check_mode:
                 self.helm.uninstall(self.name, self.namespace, wait=self.params.get("wait", True),
-                                               timeout=self.params.get("timeout") or 300)
+                                    timeout=self.params.get("timeout") or 300)
         if purge:
             selector = "app.kubernetes.io/instance=%s" % self.name
             for pvc in self.kube.list("v1", "PersistentVolumeClaim", namespace=self.namespace, label_selector=selector):
