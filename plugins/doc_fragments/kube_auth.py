@@ -9,7 +9,8 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # How the collection's modules reach the Kubernetes API (module_utils/kube/auth.py).
-    _OPTIONS = r"""
+    DOCUMENTATION = r"""
+options:
   kubeconfig:
     description:
       - The kubeconfig of the target cluster, as a path or as a dictionary with its content.
@@ -72,16 +73,7 @@ class ModuleDocFragment(object):
       - The groups to act as. Also read from E(K8S_AUTH_IMPERSONATE_GROUPS) (comma-separated).
     type: list
     elements: str
-"""
 
-    _VALIDATE_CERTS = r"""
-  validate_certs:
-    description:
-      - Whether to verify the API server's certificate. Also read from E(K8S_AUTH_VERIFY_SSL).
-    type: bool
-    aliases: [verify_ssl]"""
-
-    _NOTES = r"""
 notes:
   - The options, their aliases and the E(K8S_AUTH_*) variables are those of C(kubernetes.core), with the same
     precedence (option, then variable, then kubeconfig), so one C(module_defaults) entry serves both collections.
@@ -89,8 +81,13 @@ requirements:
   - kubernetes >= 24.2.0 (Python client)
 """
 
-    DOCUMENTATION = "\noptions:" + _OPTIONS + _VALIDATE_CERTS + _NOTES
-
-    # For a module whose own validate_certs is about another server (site_check: the ingress): the API
-    # server's certificate check then comes from K8S_AUTH_VERIFY_SSL or the kubeconfig only.
-    WITHOUT_VALIDATE_CERTS = "\noptions:" + _OPTIONS + _NOTES
+    # The API server's certificate check. Separate because site_check has a validate_certs of its own (the
+    # ingress's certificates); there the API server's check comes from K8S_AUTH_VERIFY_SSL or the kubeconfig.
+    VALIDATE_CERTS = r"""
+options:
+  validate_certs:
+    description:
+      - Whether to verify the API server's certificate. Also read from E(K8S_AUTH_VERIFY_SSL).
+    type: bool
+    aliases: [verify_ssl]
+"""

@@ -30,6 +30,7 @@ author:
   - aistack platform engineering (@aistack-platform)
 extends_documentation_fragment:
   - aistack.platform.kube_auth
+  - aistack.platform.kube_auth.validate_certs
 attributes:
   check_mode:
     support: full

@@ -29,6 +29,7 @@ author:
   - aistack platform engineering (@aistack)
 extends_documentation_fragment:
   - aistack.platform.kube_auth
+  - aistack.platform.kube_auth.validate_certs
 options:
   team:
     description: The team (tenant). A DNS label.

@@ -125,6 +125,7 @@ options:
     default: []
 extends_documentation_fragment:
   - aistack.platform.kube_auth
+  - aistack.platform.kube_auth.validate_certs
 attributes:
   check_mode:
     support: full

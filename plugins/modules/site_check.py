@@ -35,7 +35,7 @@ description:
 author:
   - aistack platform engineering (@aistack-platform)
 extends_documentation_fragment:
-  - aistack.platform.kube_auth.without_validate_certs
+  - aistack.platform.kube_auth
 attributes:
   check_mode:
     support: full
