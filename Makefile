@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 # it serially (one test at a time, easier to read when debugging).
 INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint integration molecule build bench-helm-tenant bench-image-import clean
+.PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-image-import clean
 
 help:
 	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
@@ -79,7 +79,12 @@ sanity: collection
 # Molecule installs a copy of the collection into ~/.ansible/collections, which ansible-lint searches before
 # ANSIBLE_COLLECTIONS_PATH: a copy left by an earlier run would hide what this tree adds (a new module).
 INSTALLED_COPY := $(HOME)/.ansible/collections/ansible_collections/aistack/platform
-lint: collection
+# Release notes: the fragments in changelogs/fragments and changelogs/changelog.yaml (antsibull-changelog).
+changelog: venv
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+lint: collection changelog
 	rm -rf $(INSTALLED_COPY)
 	ANSIBLE_VAULT_PASSWORD_FILE=$(VAULT_PASS) ansible-lint --offline --profile production
 
