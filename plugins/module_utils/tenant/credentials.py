@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Credentials in clear text: found, collected for ``no_log`` and masked in diffs (DESIGN rule 5)."""
+"""Credentials in clear text: found, collected for ``no_log`` and masked in diffs (docs/architecture.md, field rule 5)."""
 
 from __future__ import absolute_import, division, print_function
 

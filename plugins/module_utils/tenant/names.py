@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names a tenant's release derives: release, namespace, hosts, Secrets (DESIGN rule 1 and 6)."""
+"""Names a tenant's release derives: release, namespace, hosts, Secrets (docs/architecture.md, field rules 1 and 6)."""
 
 from __future__ import absolute_import, division, print_function
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The field rules, checked on the module's parameters before anything is touched (DESIGN section 4)."""
+"""The field rules, checked on the module's parameters before anything is touched (docs/architecture.md, field rules)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -70,7 +70,7 @@ def _quantity_ok(value):
 
 
 def validate(params):
-    """Check names and every rule of DESIGN.md section 4 before anything is touched.
+    """Check names and every field rule (docs/architecture.md) before anything is touched.
 
     Returns the derived names; raises ``AistackError`` naming the first bad field (all of them in
     ``problems``).
