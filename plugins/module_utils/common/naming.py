@@ -9,8 +9,6 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
-
 DNS_LABEL_MAX = 63
 # Helm refuses release names longer than 53 characters (it appends suffixes to them).
 HELM_RELEASE_MAX = 53
