@@ -144,3 +144,15 @@ def test_transport_switch_sends_everything_through_the_library():
     fast = resolve(environ={"KUBECONFIG": "/k/first"})
     slow = resolve(environ={"KUBECONFIG": "/k/first", "AISTACK_KUBE_TRANSPORT": "library"})
     assert R.serves(fast, "v1", "Secret") and not R.serves(slow, "v1", "Secret")
+
+
+def test_several_impersonated_groups_are_refused_clearly():
+    pytest.importorskip("kubernetes")
+    access = resolve(environ={"K8S_AUTH_HOST": "https://api:6443", "K8S_AUTH_API_KEY": "t",
+                              "K8S_AUTH_IMPERSONATE_GROUPS": "a,b"}, files={})
+    with pytest.raises(AistackError) as info:
+        getattr(C.KubeClient(access), "api_client")
+    assert info.value.field == "impersonate_groups"
+    one = resolve(environ={"K8S_AUTH_HOST": "https://api:6443", "K8S_AUTH_API_KEY": "t",
+                           "K8S_AUTH_IMPERSONATE_GROUPS": "a"}, files={})
+    assert C.KubeClient(one).api_client.default_headers["Impersonate-Group"] == "a"

@@ -99,8 +99,13 @@ def _library_api_client(access):
     api = kube_client.ApiClient(cfg)
     for header, value in auth_headers(access).items():
         api.set_default_header(header, value)
-    for group in access.get("impersonate_groups") or []:
-        api.set_default_header("Impersonate-Group", group)  # the library sends one value per header name
+    groups = access.get("impersonate_groups") or []
+    if len(groups) > 1:
+        # the library keeps one value per header name, and the API server reads a comma as part of a name
+        raise AistackError("only one group can be impersonated here, not %d." % len(groups),
+                           field="impersonate_groups", fix="give one group, or a ServiceAccount that has the rights")
+    if groups:
+        api.set_default_header("Impersonate-Group", groups[0])
     return api
 
 
