@@ -17,4 +17,5 @@ class FilterModule(object):
             "langflow_releases": _wrap(langflow.releases),
             "langflow_database_consumers": _wrap(langflow.database_consumers),
             "langflow_endpoint": _wrap(langflow.endpoint),
+            "langflow_planes": _wrap(langflow.tenant_planes),
         }
