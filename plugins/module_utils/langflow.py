@@ -16,10 +16,7 @@ __metaclass__ = type
 import hashlib
 import json
 
-try:
-    from collections.abc import Mapping, MutableMapping
-except ImportError:  # Python 2
-    from collections import Mapping, MutableMapping  # pylint: disable=deprecated-class
+from collections.abc import Mapping, MutableMapping
 
 from ansible_collections.aistack.platform.plugins.module_utils.errors import AistackError
 
