@@ -38,7 +38,7 @@ def example(collection_env, kubeconfig, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("example")
     vault = tmp / "vault.json"
     vault.write_text(json.dumps(VAULT))
-    env = dict(collection_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="")
+    env = dict(collection_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     rendered = {}
     for name in ENVS:
         inventory = str(ROOT / "inventories" / "example" / name)
