@@ -41,7 +41,7 @@ PLAY = """
 
 
 def _free_ports(count):
-    socks = [socket.socket() for _ in range(count)]
+    socks = [socket.socket() for index in range(count)]
     try:
         for sock in socks:
             sock.bind(("127.0.0.1", 0))
@@ -52,8 +52,8 @@ def _free_ports(count):
 
 
 def _kubeconfig(path, ports):
-    clusters = [{"name": "c%d" % i, "cluster": {"server": "https://127.0.0.1:%d" % port,
-                                                 "insecure-skip-tls-verify": True}}
+    clusters = [{"name": "c%d" % i,
+                 "cluster": {"server": "https://127.0.0.1:%d" % port, "insecure-skip-tls-verify": True}}
                 for i, port in enumerate(ports)]
     contexts = [{"name": "ctx%d" % i, "context": {"cluster": "c%d" % i, "user": "u"}} for i in range(len(ports))]
     path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": clusters, "contexts": contexts,
