@@ -322,8 +322,8 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
         aistack_app_secrets=[dict(name="demo-credentials", namespace=namespace,
                                   data={"api-key": "{{ vault_demo_api_key }}"})],
         # This test is about the airgap path of the layers it keeps: the local site's other layers stay off.
-        demo_app_enabled=True, ingress_enabled=False, aistack_databases_enabled=False, services_list=[],
-        langflow_tenants=[], lightrag_enabled=False, langgraph_worker_enabled=False, observability_enabled=False)
+        demo_app_enabled=True, aistack_ingress_enabled=False, aistack_databases_enabled=False, services_list=[],
+        langflow_tenants=[], lightrag_enabled=False, langgraph_worker_enabled=False, aistack_observability_enabled=False)
     extra_inventory = tmp_path / "nodes.yml"
     extra_inventory.write_text("all:\n  children:\n    cluster_nodes:\n      hosts:\n        localhost:\n")
 

@@ -84,7 +84,7 @@ def _inventory(tmp_path, project, services, namespace, kubeconfig, extra=None):
         databases_qdrant_api_key="qdrant-key-123", databases_minio_root_password="minio-secret-123",
         databases_neo4j_password="neo4j-secret-123",
         databases_postgres_consumers=[dict(name="lightrag", password="lr-Pw#12345")],
-        databases_namespace=namespace, databases_kubeconfig=kubeconfig, databases_compose_wait_timeout=180,
+        databases_namespace=namespace, aistack_kubeconfig=kubeconfig, databases_compose_wait_timeout=180,
     )
     vars_.update(extra or {})
     inv = dict(all=dict(children=dict(infra=dict(hosts=dict(infra1=dict(

@@ -35,6 +35,9 @@ PLAYBOOK = """
 - name: The site's PostgreSQL with one database per Langflow plane
   hosts: infra
   gather_facts: true
+  module_defaults:
+    group/aistack.platform.aistack:
+      kubeconfig: "{{ aistack_kubeconfig | default(omit, true) }}"
   vars:
     databases_postgres_consumers: >-
       {{ langflow_tenants | aistack.platform.langflow_database_consumers(langflow_environments,
@@ -44,6 +47,9 @@ PLAYBOOK = """
 - name: Langflow tenants
   hosts: infra
   gather_facts: false
+  module_defaults:
+    group/aistack.platform.aistack:
+      kubeconfig: "{{ aistack_kubeconfig | default(omit, true) }}"
   roles:
     - aistack.platform.langflow
 """
@@ -105,12 +111,12 @@ def test_real_langflow_on_postgresql(tmp_path, kubeconfig, kubectl, namespace, d
         databases_compose_dir=str(tmp_path / "project"), databases_bind_addresses=[_host_ip()],
         databases_postgres_port=port, databases_postgres_image=PG_IMAGE,
         databases_postgres_admin_password="adm-Pw-%s" % uuid.uuid4().hex[:6],
-        databases_namespace=namespace, databases_kubeconfig=kubeconfig, databases_compose_wait_timeout=180,
+        databases_namespace=namespace, aistack_kubeconfig=kubeconfig, databases_compose_wait_timeout=180,
         langflow_tenants=[{"team": team, "environments": ["dev"], "size": "lab"}],
         langflow_environments=ENVIRONMENTS, langflow_sizes=SIZE,
         vault_langflow_database_passwords=passwords,
         langflow_database_host="postgresql.%s.svc.cluster.local" % namespace,
-        langflow_image_pull_policy="Never", langflow_kubeconfig=kubeconfig,
+        langflow_image_pull_policy="Never",
         langflow_domains={"dev": "dev.aistack.localhost"}, langflow_timeout=600,
     )
     inv = tmp_path / "inventory.json"
@@ -276,7 +282,7 @@ def test_missing_database_password_fails_before_anything(tmp_path, kubeconfig, k
             langflow_tenants=[{"team": team, "environments": ["dev"]}], langflow_environments=ENVIRONMENTS,
             vault_langflow_database_passwords={"%s-langflow-dev" % team: "only-ide-pw"},
             databases_services=["postgresql"], databases_postgres_admin_password="adm-Pw-12345",
-            databases_compose_dir=str(tmp_path / "project"), databases_kubeconfig=kubeconfig)}}))
+            databases_compose_dir=str(tmp_path / "project"), aistack_kubeconfig=kubeconfig)}}))
     proc = subprocess.run(["ansible-playbook", "-i", str(inv), str(pb)], env=_env(), capture_output=True, text=True,
                           timeout=600, cwd=str(ROOT), check=False)
     assert proc.returncode != 0

@@ -60,6 +60,9 @@ PLAYBOOK = """
 - name: Registry role under test
   hosts: localhost
   gather_facts: false
+  module_defaults:
+    group/aistack.platform.aistack:
+      kubeconfig: "{{ aistack_kubeconfig | default(omit, true) }}"
   roles:
     - role: aistack.platform.registry
 """

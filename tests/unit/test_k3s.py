@@ -182,7 +182,7 @@ def test_server_config_keeps_bundled_traefik_disabled_for_the_ingress_role():
                             disable_bundled_traefik=True)
     assert cfg["disable"] == ["metrics-server", "traefik"]
     assert k3s.server_config(TOKEN, api_endpoint="10.0.0.1", disable_bundled_traefik=True)["disable"] == ["traefik"]
-    # ingress_enabled: false (another controller, or k3s's own): the lists are taken as they are.
+    # aistack_ingress_enabled: false (another controller, or k3s's own): the lists are taken as they are.
     assert "disable" not in k3s.server_config(TOKEN, api_endpoint="10.0.0.1", disable_bundled_traefik=False)
 
 
