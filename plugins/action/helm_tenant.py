@@ -71,7 +71,7 @@ class ActionModule(ActionBase):
             return None  # values to hide from the output: the module does that
         tpolicy.validate(params)
         find_binary(params.get("binary_path"))
-        kube = open_client(params)
+        kube = open_client(params, prefer="library")
         warnings = []
         try:
             runner = TenantRunner(params, kube, None, check_mode=True, warn=warnings.append)

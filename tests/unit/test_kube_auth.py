@@ -156,3 +156,13 @@ def test_several_impersonated_groups_are_refused_clearly():
     one = resolve(environ={"K8S_AUTH_HOST": "https://api:6443", "K8S_AUTH_API_KEY": "t",
                            "K8S_AUTH_IMPERSONATE_GROUPS": "a"}, files={})
     assert C.KubeClient(one).api_client.default_headers["Impersonate-Group"] == "a"
+
+
+def test_a_caller_prefers_a_transport_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.setattr(C, "resolve", lambda params, environ=None: resolve(environ=environ))
+    env = {"KUBECONFIG": "/other/second"}
+    auto = C.open_client({}, environ=env, prefer="library")
+    forced = C.open_client({}, environ=dict(env, AISTACK_KUBE_TRANSPORT="https"), prefer="library")
+    assert auto._fast("v1", "Secret") is None                # the action plugin's in-process check: the library
+    assert forced._fast("v1", "Secret") is not None          # the benchmark's other side
+    assert C.open_client({}, environ=env)._fast("v1", "Secret") is not None  # a module process: HTTPS

@@ -203,7 +203,8 @@ def resolve(params, environ=None, read_yaml=None, exists=os.path.exists, home=No
     read_yaml = read_yaml or _read_yaml
     access = _resolve(params, environ, read_yaml, exists, home)
     # AISTACK_KUBE_TRANSPORT=library sends every call through the kubernetes library (to rule out the
-    # HTTPS transport when diagnosing, and for the benchmark that weighs it)
+    # HTTPS transport when diagnosing), =https the core kinds through the HTTPS transport wherever it can
+    # (the benchmark weighs both)
     access["transport"] = environ.get("AISTACK_KUBE_TRANSPORT") or "auto"
     return access
 
