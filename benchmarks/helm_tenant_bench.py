@@ -189,7 +189,7 @@ def main():
                 ours_noop.append(playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
                                           label="helm_tenant no-op"))
                 inprocess_https_noop.append(playbook(https_env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
-                                             label="helm_tenant no-op, HTTPS transport"))
+                                                     label="helm_tenant no-op, HTTPS transport"))
                 module_noop.append(playbook(env, tmp / "tenant-module.yml", str(tmp / "tenant-vars.json"),
                                             label="helm_tenant no-op in the module"))
                 module_library_noop.append(playbook(library_env, tmp / "tenant-module.yml",
