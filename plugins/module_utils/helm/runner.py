@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.files import write_private
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import kubeconfig_for
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -189,10 +190,8 @@ class HelmRunner(object):
         """Run the command ``build(kubeconfig, context)`` returns, with a private kubeconfig when needed."""
         kubeconfig = None
         if self._kubeconfig_doc is not None:
-            kubeconfig = os.path.join(tmpdir, "kubeconfig")
-            fd = os.open(kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self._kubeconfig_doc, handle)  # JSON is YAML: helm reads it as a kubeconfig
+            # JSON is YAML: helm reads it as a kubeconfig
+            kubeconfig = write_private(tmpdir, "kubeconfig", json.dumps(self._kubeconfig_doc).encode("utf-8"))
         return self._run(build(kubeconfig, self.context), self.env)
 
     def upgrade(self, name, namespace, chart, values, wait=True, timeout=300, atomic=False,

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - Python 2
     from urlparse import urlparse
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.files import write_private
 from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import auth_headers
 
@@ -57,9 +58,9 @@ def ssl_context(tls):
             if tls.get("cert_data") or tls.get("key_data"):
                 tmpdir = tempfile.mkdtemp(prefix="aistack-kube-")
                 if tls.get("cert_data"):
-                    cert = _write_private(tmpdir, "cert.pem", base64.b64decode(tls["cert_data"]))
+                    cert = write_private(tmpdir, "cert.pem", base64.b64decode(tls["cert_data"]))
                 if tls.get("key_data"):
-                    key = _write_private(tmpdir, "key.pem", base64.b64decode(tls["key_data"]))
+                    key = write_private(tmpdir, "key.pem", base64.b64decode(tls["key_data"]))
             ctx.load_cert_chain(cert, key)
         finally:
             if tmpdir:
@@ -67,14 +68,6 @@ def ssl_context(tls):
                     os.unlink(os.path.join(tmpdir, fname))
                 os.rmdir(tmpdir)
     return ctx
-
-
-def _write_private(tmpdir, name, data):
-    path = os.path.join(tmpdir, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
 
 
 def object_path(api_version, kind, name=None, namespace=None):

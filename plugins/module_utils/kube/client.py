@@ -23,6 +23,7 @@ import tempfile
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.common.files import write_private
 from ansible_collections.aistack.platform.plugins.module_utils.kube import _rest
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import auth_headers, resolve
 
@@ -72,11 +73,7 @@ def _private_file(data, name):
     """Write credential bytes to a file only this process's user can read, removed at exit."""
     tmpdir = tempfile.mkdtemp(prefix="aistack-kube-")
     atexit.register(shutil.rmtree, tmpdir, True)
-    path = os.path.join(tmpdir, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
+    return write_private(tmpdir, name, data)
 
 
 def _library_api_client(access):
