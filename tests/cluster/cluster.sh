@@ -3,7 +3,8 @@
 #
 #   cluster.sh build              build (or reuse) every binary and image, keyed by version
 #   cluster.sh up                 start etcd, the control plane, containerd, kubelet, kube-proxy,
-#                                 CoreDNS and the local-path StorageClass; no-op when already up
+#                                 CoreDNS, the local-path StorageClass and the NetworkPolicy enforcer;
+#                                 no-op when already up
 #   cluster.sh down               stop everything; leaves no process, mount, netns or state behind
 #   cluster.sh status             exit 0 when the API answers /readyz and the node is Ready
 #   cluster.sh kubeconfig         print the admin kubeconfig path
@@ -41,6 +42,10 @@ export GOCACHE=$CACHE/go-build GOMODCACHE=$CACHE/go-mod GOFLAGS=-mod=mod CGO_ENA
 # quarter as often (benchmarks/go_build_bench.py, side by side: a cold Helm build 0.86 of the time, peak memory
 # alike). Set for `go build` only; the cluster's own programs keep the runtime's default.
 GO_BUILD_GOGC=${AISTACK_GO_BUILD_GOGC:-400}
+# The netfilter queue the NetworkPolicy enforcer reads, and its metrics port (loopback, node network).
+NETPOL_QUEUE=100
+NETPOL_METRICS_PORT=19180
+NETPOL_CHAIN=AISTACK-NETPOL
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -158,6 +163,7 @@ build() {
   host_packages
   local k8s=$CACHE/k8s-$K8S_VERSION/bin etcd=$CACHE/etcd-$ETCD_VERSION/bin helm=$CACHE/helm-$HELM_VERSION/bin
   local coredns=$CACHE/coredns-$COREDNS_VERSION/bin lp=$CACHE/localpath-$LOCALPATH_VERSION/bin
+  local np=$CACHE/netpol-$NETPOL_VERSION/bin
   # Project-written programs: the tag is their version, the cache key adds a source hash.
   local pause_v=$PAUSE_VERSION demo_v=$DEMOHTTP_VERSION pause_k demo_k
   pause_k=$PAUSE_VERSION-$(src_hash pause) demo_k=$DEMOHTTP_VERSION-$(src_hash demohttp)
@@ -168,6 +174,9 @@ build() {
   go_tools "Helm $HELM_VERSION" helm "$helm" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   go_tools "CoreDNS $COREDNS_VERSION" coredns "$coredns"
   go_tools "local-path-provisioner $LOCALPATH_VERSION" localpath "$lp"
+  go_tools "kube-network-policies $NETPOL_VERSION" netpol "$np"
+  # The tool's package is .../cmd, so `go build` names the binary after it.
+  if [[ -f $np/cmd ]]; then mv "$np/cmd" "$np/kube-network-policies"; fi
   go_main pause pause "$CACHE/pause-$pause_k/bin"
   go_main demohttp demohttp "$CACHE/demohttp-$demo_k/bin"
   mkdir -p "$BIN"
@@ -182,6 +191,8 @@ build() {
     --file "$coredns/coredns:/coredns" --entrypoint /coredns
   image_tar "local-path-provisioner-$LOCALPATH_VERSION" --tag "aistack.local/local-path-provisioner:$LOCALPATH_VERSION" \
     --file "$lp/local-path-provisioner:/usr/bin/local-path-provisioner" --dir /tmp --entrypoint /usr/bin/local-path-provisioner
+  image_tar "kube-network-policies-$NETPOL_VERSION" --tag "aistack.local/kube-network-policies:$NETPOL_VERSION" \
+    --file "$np/kube-network-policies:/bin/kube-network-policies" --entrypoint /bin/kube-network-policies
   image_tar "demohttp-$demo_k" --tag "aistack.local/demohttp:$demo_v" --file "$CACHE/demohttp-$demo_k/bin/demohttp:/demohttp" \
     --entrypoint /demohttp --cmd serve --user 65532 --port 8080
   local rootfs
@@ -193,6 +204,7 @@ build() {
 AISTACK_PAUSE_IMAGE=aistack.local/pause:$pause_v
 AISTACK_COREDNS_IMAGE=aistack.local/coredns:$COREDNS_VERSION
 AISTACK_LOCALPATH_IMAGE=aistack.local/local-path-provisioner:$LOCALPATH_VERSION
+AISTACK_NETPOL_IMAGE=aistack.local/kube-network-policies:$NETPOL_VERSION
 AISTACK_DEMOHTTP_IMAGE=aistack.local/demohttp:$demo_v
 AISTACK_BASE_IMAGE=aistack.local/debian:$BASE_SUITE
 EOF
@@ -279,7 +291,12 @@ start_proc() { # start_proc NAME CMD...
   shift
   if proc_alive "$name"; then return; fi
   mkdir -p "$LOGS" "$STATE/pids"
-  setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # Long-lived: close every descriptor inherited beyond stdio (e.g. a caller's `flock` lock file, which
+  # the component would otherwise hold for its whole life).
+  (
+    for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
+    exec setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null
+  ) &
   echo $! >"$STATE/pids/$name.pid"
   log "started $name (pid $!, log $LOGS/$name.log)"
 }
@@ -348,6 +365,7 @@ status() {
   api_ready || { echo "down: /readyz does not answer ok"; return 1; }
   node_ready || { echo "degraded: node $NODE is not Ready"; return 1; }
   system_ready || { echo "degraded: CoreDNS or the local-path provisioner is not available"; return 1; }
+  netpol_bound || { echo "degraded: the NetworkPolicy enforcer does not read netfilter queue $NETPOL_QUEUE"; return 1; }
   echo "up: kubeconfig $KCFG"
 }
 
@@ -454,7 +472,8 @@ system_manifests() {
   for f in "$HERE"/manifests/*.yaml; do
     echo "---"
     sed -e "s|\${COREDNS_IMAGE}|$AISTACK_COREDNS_IMAGE|g" -e "s|\${LOCALPATH_IMAGE}|$AISTACK_LOCALPATH_IMAGE|g" \
-        -e "s|\${BASE_IMAGE}|$AISTACK_BASE_IMAGE|g" -e "s|\${CLUSTER_DNS}|$CLUSTER_DNS|g" \
+        -e "s|\${BASE_IMAGE}|$AISTACK_BASE_IMAGE|g" -e "s|\${NETPOL_IMAGE}|$AISTACK_NETPOL_IMAGE|g" \
+        -e "s|\${NETPOL_QUEUE}|$NETPOL_QUEUE|g" -e "s|\${NETPOL_METRICS_PORT}|$NETPOL_METRICS_PORT|g" -e "s|\${CLUSTER_DNS}|$CLUSTER_DNS|g" \
         -e "s|\${CLUSTER_DOMAIN}|$CLUSTER_DOMAIN|g" -e "s|\${STORAGE_DIR}|$STATE/storage|g" "$f"
   done | kubectl_ apply --server-side --force-conflicts -f - >/dev/null
 }
@@ -480,9 +499,52 @@ forward_rules() { # forward_rules -I|-D
   done
 }
 
+# NetworkPolicy enforcement. The first packet of every connection from or to a pod goes to the enforcer's
+# netfilter queue, in POSTROUTING (after Service DNAT, before masquerading: both ends are the real ones), and
+# the enforcer accepts or drops it. Traffic the node itself starts (kubelet probes, host-network pods such as
+# the local Traefik) is admitted, as most implementations do. Without a reader on the queue the kernel drops
+# the packets (no --queue-bypass): a dead enforcer stops pod traffic instead of letting everything through.
+netpol_bound() { awk -v q="$NETPOL_QUEUE" '$1 == q {found=1} END {exit !found}' /proc/net/netfilter/nfnetlink_queue 2>/dev/null; }
+
+netpol_rules() { # netpol_rules -I|-D
+  local hook="POSTROUTING -j $NETPOL_CHAIN"
+  if [[ $1 == -D ]]; then
+    # shellcheck disable=SC2086 # the rule is a list of words on purpose
+    while iptables -t mangle -C $hook 2>/dev/null; do iptables -t mangle -D $hook; done
+    if iptables -t mangle -S "$NETPOL_CHAIN" >/dev/null 2>&1; then
+      iptables -t mangle -F "$NETPOL_CHAIN" && iptables -t mangle -X "$NETPOL_CHAIN"
+    fi
+    return 0
+  fi
+  iptables -t mangle -S "$NETPOL_CHAIN" >/dev/null 2>&1 || iptables -t mangle -N "$NETPOL_CHAIN"
+  iptables-restore -T mangle --noflush <<RULES || die "cannot load the NetworkPolicy rules into iptables' mangle table: policies would not be enforced"
+*mangle
+-F $NETPOL_CHAIN
+-A $NETPOL_CHAIN -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+-A $NETPOL_CHAIN -m addrtype --src-type LOCAL -j RETURN
+-A $NETPOL_CHAIN -s $CLUSTER_CIDR -j NFQUEUE --queue-num $NETPOL_QUEUE
+-A $NETPOL_CHAIN -d $CLUSTER_CIDR -j NFQUEUE --queue-num $NETPOL_QUEUE
+COMMIT
+RULES
+  # shellcheck disable=SC2086
+  iptables -t mangle -C $hook 2>/dev/null || iptables -t mangle -I $hook
+}
+
+# Start enforcing: wait for the enforcer to read its queue, then divert packets to it. A cluster whose
+# enforcer cannot start fails here, loudly, instead of running with policies that are silently ignored.
+netpol_enforce() {
+  WATCH="kube-apiserver kubelet" wait_for "NetworkPolicy enforcer (kube-network-policies) on queue $NETPOL_QUEUE" 120 netpol_bound
+  netpol_rules -I
+}
+
 up() {
   build
-  if status >/dev/null 2>&1; then forward_rules -I; log "already up"; status; return 0; fi
+  if status >/dev/null 2>&1; then
+    forward_rules -I
+    system_manifests
+    netpol_enforce
+    log "already up"; status; return 0
+  fi
   if stale_state; then
     log "found the state of a cluster none of whose components runs (machine restarted?): clearing it"
     down
@@ -537,12 +599,15 @@ up() {
   system_manifests
   WATCH="kube-apiserver kubelet" wait_for "CoreDNS" 120 deploy_available kube-system coredns
   WATCH="kube-apiserver kubelet" wait_for "local-path provisioner" 120 deploy_available local-path-storage local-path-provisioner
+  netpol_enforce
   log "cluster up in $((SECONDS - start)) s; kubeconfig: $KCFG"
   echo "$KCFG"
 }
 
 down() {
   local start=$SECONDS
+  # First, so pods' last packets are not queued to an enforcer that is about to stop.
+  netpol_rules -D
   stop_proc kubelet
   stop_proc kube-proxy
   # After a restart nothing runs, but containerd's store still lists the old pod containers: start it
