@@ -29,7 +29,8 @@ NO_API_PLAYS = {("airgap_export.yml", "Export the airgap bundle"), ("preflight.y
                 ("airgap_import.yml", "Bootstrap images into the nodes' containerd"),
                 ("registry.yml", "Site registry on a host"), ("registry.yml", "Node mirror configuration")}
 LAYER_SWITCHES = {"registry.yml": "aistack_registry_enabled", "ingress.yml": "aistack_ingress_enabled",
-                  "databases.yml": "aistack_databases_enabled", "observability.yml": "aistack_observability_enabled"}
+                  "databases.yml": "aistack_databases_enabled", "observability.yml": "aistack_observability_enabled",
+                  "network_policies.yml": "aistack_network_policies_enabled"}
 
 
 def _files(*tops, suffixes=(".yml", ".yaml", ".j2")):
