@@ -500,17 +500,20 @@ forward_rules() { # forward_rules -I|-D
 }
 
 # NetworkPolicy enforcement. The first packet of every connection from or to a pod goes to the enforcer's
-# netfilter queue, in POSTROUTING (after Service DNAT, before masquerading: both ends are the real ones), and
-# the enforcer accepts or drops it. Traffic the node itself starts (kubelet probes, host-network pods such as
+# netfilter queue, in POSTROUTING (after Service DNAT, before masquerading: both ends are the real ones) and,
+# for connections from pods to this node's own addresses (the Compose databases of the local site), in INPUT,
+# and the enforcer accepts or drops it. Traffic the node itself starts (kubelet probes, host-network pods such as
 # the local Traefik) is admitted, as most implementations do. Without a reader on the queue the kernel drops
 # the packets (no --queue-bypass): a dead enforcer stops pod traffic instead of letting everything through.
 netpol_bound() { awk -v q="$NETPOL_QUEUE" '$1 == q {found=1} END {exit !found}' /proc/net/netfilter/nfnetlink_queue 2>/dev/null; }
 
 netpol_rules() { # netpol_rules -I|-D
-  local hook="POSTROUTING -j $NETPOL_CHAIN"
+  local hook hooks=("POSTROUTING -j $NETPOL_CHAIN" "INPUT -j $NETPOL_CHAIN")
   if [[ $1 == -D ]]; then
-    # shellcheck disable=SC2086 # the rule is a list of words on purpose
-    while iptables -t mangle -C $hook 2>/dev/null; do iptables -t mangle -D $hook; done
+    for hook in "${hooks[@]}"; do
+      # shellcheck disable=SC2086 # the rule is a list of words on purpose
+      while iptables -t mangle -C $hook 2>/dev/null; do iptables -t mangle -D $hook; done
+    done
     if iptables -t mangle -S "$NETPOL_CHAIN" >/dev/null 2>&1; then
       iptables -t mangle -F "$NETPOL_CHAIN" && iptables -t mangle -X "$NETPOL_CHAIN"
     fi
@@ -526,8 +529,10 @@ netpol_rules() { # netpol_rules -I|-D
 -A $NETPOL_CHAIN -d $CLUSTER_CIDR -j NFQUEUE --queue-num $NETPOL_QUEUE
 COMMIT
 RULES
-  # shellcheck disable=SC2086
-  iptables -t mangle -C $hook 2>/dev/null || iptables -t mangle -I $hook
+  for hook in "${hooks[@]}"; do
+    # shellcheck disable=SC2086
+    iptables -t mangle -C $hook 2>/dev/null || iptables -t mangle -I $hook
+  done
 }
 
 # Start enforcing: wait for the enforcer to read its queue, then divert packets to it. A cluster whose

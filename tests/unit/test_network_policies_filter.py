@@ -87,6 +87,12 @@ def test_policies_carry_the_set_labels_and_stale_ones_are_found():
     old = {"metadata": {"namespace": "team-a-dev", "name": "aistack-old", "labels": dict(np.POLICY_LABELS)}}
     foreign = {"metadata": {"namespace": "team-a-dev", "name": "theirs", "labels": {"app": "x"}}}
     assert np.stale(desired + [old, foreign], desired) == [{"namespace": "team-a-dev", "name": "aistack-old"}]
+    assert np.stale(desired + [old], desired, ["langgraph"]) == []
+
+
+def test_only_namespaces_limits_the_set():
+    policies = np.policies(NAMESPACES, dict(SETTINGS, only_namespaces=["langgraph"]), [])
+    assert set(p["metadata"]["namespace"] for p in policies) == {"langgraph"}
 
 
 @pytest.mark.parametrize("settings, field", [

@@ -131,10 +131,13 @@ def classify(namespaces, settings):
     """Names of the tenant, system and observability namespaces among Namespace objects (or names)."""
     extra = set(settings.get("tenant_namespaces") or [])
     system, observability = settings.get("system_namespace"), settings.get("observability_namespace")
+    only = set(settings.get("only_namespaces") or [])
     out = {"tenant": [], "system": [], "observability": []}
     for item in namespaces or []:
         meta = item.get("metadata", {}) if isinstance(item, dict) else {"name": item}
         name, labels = meta.get("name"), meta.get("labels") or {}
+        if only and name not in only:
+            continue
         if name == system:
             out["system"].append(name)
         elif name == observability:
@@ -229,12 +232,16 @@ def policies(namespaces, settings, endpoint_slices=None):
     return sorted(out, key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
 
 
-def stale(existing, desired):
-    """``{namespace, name}`` of the policies this set made earlier that ``desired`` no longer holds."""
+def stale(existing, desired, only_namespaces=None):
+    """``{namespace, name}`` of the policies this set made earlier that ``desired`` no longer holds
+    (within ``only_namespaces`` when given)."""
     want = set((p["metadata"]["namespace"], p["metadata"]["name"]) for p in desired or [])
+    only = set(only_namespaces or [])
     out = []
     for item in existing or []:
         meta = item.get("metadata", {})
+        if only and meta.get("namespace") not in only:
+            continue
         labels = meta.get("labels") or {}
         if all(labels.get(k) == v for k, v in POLICY_LABELS.items()) and (meta.get("namespace"), meta.get("name")) not in want:
             out.append({"namespace": meta.get("namespace"), "name": meta.get("name")})
