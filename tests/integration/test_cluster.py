@@ -6,11 +6,12 @@ data, and a pod reaches another Service by its cluster DNS name.
 """
 
 import json
+import subprocess
 import time
 
 import pytest
 
-from conftest import cache_images
+from conftest import cache_images, targets_local_cluster
 
 
 def _apply(kubectl, doc):
@@ -128,3 +129,16 @@ def test_default_storage_class_binds_and_keeps_data(kubectl, ns):
     _apply(kubectl, pod("reader", "cat /data/marker"))
     assert _wait_pod_done(kubectl, ns, "reader") == "Succeeded"
     assert kubectl("-n", ns, "logs", "reader").stdout.strip() == "persisted-%s" % ns
+
+
+def test_network_policy_enforcer_reads_its_queue(kubectl):
+    """kube-network-policies is up and reads the queue the cluster diverts pod connections into (fail-closed)."""
+    if not targets_local_cluster():
+        pytest.skip("checks the local cluster's enforcer")
+    ds = json.loads(kubectl("-n", "kube-system", "get", "daemonset", "kube-network-policies", "-o", "json").stdout)
+    assert ds["status"].get("numberReady") == ds["status"]["desiredNumberScheduled"] >= 1
+    with open("/proc/net/netfilter/nfnetlink_queue") as handle:
+        queues = [line.split()[0] for line in handle]
+    assert "100" in queues
+    rules = subprocess.run(["iptables", "-t", "mangle", "-S", "AISTACK-NETPOL"], capture_output=True, text=True, check=True).stdout
+    assert "-j NFQUEUE --queue-num 100" in rules and "--queue-bypass" not in rules
