@@ -39,14 +39,16 @@ def kubectl(*args, **kwargs):
 def images():
     values = {}
     for line in (CACHE / "images.env").read_text().splitlines():
-        key, _, value = line.partition("=")
-        values[key] = value
+        if "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
     return values
 
 
 def diversion(on):
     for hook in HOOKS:
-        present = subprocess.run(["iptables", "-t", "mangle", "-C"] + list(hook), capture_output=True).returncode == 0
+        present = subprocess.run(["iptables", "-t", "mangle", "-C"] + list(hook), capture_output=True,
+                                 check=False).returncode == 0
         if on and not present:
             subprocess.run(["iptables", "-t", "mangle", "-I"] + list(hook), check=True)
         if not on and present:
@@ -90,7 +92,7 @@ def setup(ns, demo, base):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=300, help="connects per measurement")
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)

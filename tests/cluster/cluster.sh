@@ -294,7 +294,7 @@ start_proc() { # start_proc NAME CMD...
   # Long-lived: close every descriptor inherited beyond stdio (e.g. a caller's `flock` lock file, which
   # the component would otherwise hold for its whole life).
   (
-    for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
+    for fd in "/proc/$BASHPID/fd/"*; do fd=${fd##*/}; ((fd > 2)) && eval "exec $fd>&-"; done
     exec setsid nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null
   ) &
   echo $! >"$STATE/pids/$name.pid"

@@ -30,7 +30,7 @@ def _listener(address):
     def serve():
         while True:
             try:
-                conn, _ = server.accept()
+                conn = server.accept()[0]
             except OSError:
                 return
             conn.close()
@@ -90,8 +90,8 @@ def site(kubectl, run_module, images, tmp_path_factory):
         "network_policies_only_namespaces": list(ns.values()),
         "network_policies_system_namespace": ns["sys"],
         "network_policies_observability_namespace": ns["obs"],
-        "network_policies_ingress_controller": {"namespace": ns["sys"],
-                                               "pod_labels": {"app.kubernetes.io/component": "ingress-controller"}},
+        "network_policies_ingress_controller": {
+            "namespace": ns["sys"], "pod_labels": {"app.kubernetes.io/component": "ingress-controller"}},
         "network_policies_tracing": {"namespace": ns["obs"], "pod_labels": {"app.kubernetes.io/name": "phoenix"}, "ports": [8080]},
         "network_policies_metrics_scraper": {"namespace": ns["obs"], "pod_labels": {"app.kubernetes.io/name": "prometheus"}},
     }
@@ -162,9 +162,13 @@ def test_without_the_policies_the_same_connections_succeed(site, run_playbook, k
     """Negative control: the blocked connections above are blocked by the policies, nothing else."""
     for key in ("a", "b"):
         kubectl("-n", site["ns"][key], "delete", "networkpolicy", "-l", "aistack.io/policy-set=isolation")
+
+    def all_open():
+        seen = _reachability(kubectl, site)
+        return seen if all(seen.values()) else None
+
     try:
-        seen = wait_until("connections once the policies are gone",
-                          lambda: (lambda r: r if all(r.values()) else None)(_reachability(kubectl, site)), 30, 2)
+        seen = wait_until("connections once the policies are gone", all_open, 30, 2)
         assert all(seen.values()), seen
     finally:
         proc = run_playbook(PLAYBOOK, extra_vars=site["vars"], inventory=site["inventory"])
