@@ -26,6 +26,8 @@ import yaml
 # check-mode run gives them fresh markers like every other secret.
 PERSISTED = ("vault_langflow_superuser_passwords", "vault_langflow_secret_keys")
 FERNET = ("vault_langflow_secret_keys",)
+# Vault secrets the local site does not use (demo_app_enabled: false), so no Secret holds their markers.
+UNUSED_LOCALLY = ("vault_demo_api_key",)
 
 
 def read_vault(vault_file, password_file):
@@ -149,3 +151,13 @@ def cluster_haystacks(env):
         out["pod %s/%s" % (meta["namespace"], meta["name"])] = json.dumps(
             {"spec": item.get("spec"), "annotations": meta.get("annotations"), "labels": meta.get("labels")})
     return out
+
+
+def secret_values(env):
+    """The decoded values of every Secret in every namespace, as one text (to check the markers got there)."""
+    values = []
+    for item in _json(["kubectl", "get", "secrets", "--all-namespaces", "-o", "json"], env)["items"]:
+        for value in (item.get("data") or {}).values():
+            values.append(base64.b64decode(value).decode(errors="replace"))
+        values.extend((item.get("stringData") or {}).values())
+    return "\n".join(values)

@@ -107,6 +107,11 @@ def test_no_secret_reaches_a_log_a_value_or_a_diff(site, run_playbook, kubeconfi
     for run, values in (("apply", site["markers"]), ("changed", changed)):
         markers.update({"%s %s" % (run, label): value for label, value in secret_markers.leaves(values).items()})
     assert len(set(markers.values())) == len(markers)
+    # the apply markers are where they belong: in the site's Secrets (else the search below proves nothing)
+    in_secrets = secret_markers.secret_values(collection_env)
+    missing = [label for label, value in secret_markers.leaves(site["markers"]).items()
+               if value not in in_secrets and not label.startswith(secret_markers.UNUSED_LOCALLY)]
+    assert not missing, "markers in no Secret of the site: %s" % missing
     # negative control: the same collection and search, with markers planted where they must be found
     plain, b64, url = ("apply vault_lightrag_api_key", "changed vault_databases_redis_password",
                        "changed vault_langflow_secret_keys.team-demo-langflow-dev")
