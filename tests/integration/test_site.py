@@ -11,18 +11,22 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 
+import secret_markers
 from conftest import ROOT, wait_until
 
 sys.path.insert(0, str(ROOT / "tests" / "images"))
 import local_images  # noqa: E402  # pylint: disable=wrong-import-position
 
 INVENTORY = str(ROOT / "inventories" / "local")
-VAULT = ["--vault-password-file", str(ROOT / "inventories" / "local" / "vault-password.txt")]
+VAULT_PASS = ROOT / "inventories" / "local" / "vault-password.txt"
+VAULT = ["--vault-password-file", str(VAULT_PASS)]
+VAULT_FILE = ROOT / "inventories" / "local" / "group_vars" / "all" / "vault.yml"
 PORT = 18080
 DOMAIN = "dev.aistack.localhost"
 PLATFORM_NAMESPACES = ("aistack-system", "observability", "langgraph", "team-demo-dev")
@@ -54,15 +58,21 @@ def _ok(response):
 
 
 @pytest.fixture(scope="module")
-def site(run_playbook, kubeconfig):
+def site(run_playbook, kubeconfig, tmp_path_factory):
+    """The local site converged with every secret of its vault replaced by a unique random marker (issue 14;
+    secret_markers.PERSISTED keeps the vault values Langflow's database holds on to), each run with -vvv and
+    --diff, its output kept for the marker search. The other tests read the marker values from the cluster."""
     start = time.time()
     local_images.ensure()
     RUNS["images s"] = round(time.time() - start)
     extra = {"aistack_kubeconfig": kubeconfig}
-    for name, kwargs in (("first", {}), ("second", {}), ("check", {"check": True, "diff": True})):
+    RUNS["vault"] = secret_markers.read_vault(VAULT_FILE, VAULT_PASS)
+    RUNS["markers"] = secret_markers.marker_vars(RUNS["vault"], keep=secret_markers.PERSISTED)
+    markers_file = secret_markers.write_vars_file(tmp_path_factory.mktemp("markers") / "markers.json", RUNS["markers"])
+    for name, kwargs in (("first", {}), ("second", {}), ("check", {"check": True})):
         start = time.time()
         RUNS[name] = run_playbook(ROOT / "playbooks" / "site.yml", extra_vars=extra, inventory=INVENTORY,
-                                  extra_args=VAULT, **kwargs)
+                                  extra_args=VAULT + ["-e", markers_file, "-vvv"], diff=True, **kwargs)
         RUNS[name + " s"] = round(time.time() - start)
         assert RUNS[name].returncode == 0, RUNS[name].stdout[-5000:] + RUNS[name].stderr[-2000:]
     print("site.yml timings: %s" % {k: v for k, v in RUNS.items() if k.endswith(" s")})
@@ -76,6 +86,54 @@ def test_site_converges_then_is_idempotent(site):
 
 def test_site_check_mode_with_diff_reports_no_change(site):
     assert site["check"].recap.get("changed") == 0, site["check"].stdout[-5000:]
+
+
+def test_no_secret_reaches_a_log_a_value_or_a_diff(site, run_playbook, kubeconfig, kubectl, collection_env,
+                                                   namespace, tmp_path):
+    """Issue 14: the site converged with a marker for every vault secret (the `site` fixture), then check mode
+    with every secret changed to a new marker; neither marker set may appear in the output of any run (-vvv
+    --diff), in `helm get values --all` of any release, in any ConfigMap or in any pod spec - plain, base64 or
+    URL-encoded. A marker planted in a ConfigMap and in an output string proves the search finds one."""
+    start = time.time()
+    changed = secret_markers.marker_vars(site["vault"])  # every secret a new marker, the persisted ones too
+    proc = run_playbook(ROOT / "playbooks" / "site.yml", extra_vars={"aistack_kubeconfig": kubeconfig},
+                        inventory=INVENTORY, check=True, diff=True, extra_args=VAULT + [
+                            "-e", secret_markers.write_vars_file(tmp_path / "changed.json", changed), "-vvv"])
+    RUNS["check changed s"] = round(time.time() - start)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    # the new secrets are noticed (Secrets, the databases' .env, rollout triggers), without saying what they are
+    assert proc.recap.get("changed", 0) > 0, proc.stdout[-5000:]
+    markers = {}
+    for run, values in (("apply", site["markers"]), ("changed", changed)):
+        markers.update({"%s %s" % (run, label): value for label, value in secret_markers.leaves(values).items()})
+    assert len(set(markers.values())) == len(markers)
+    # the apply markers are where they belong: in the site's Secrets (else the search below proves nothing)
+    in_secrets = secret_markers.secret_values(collection_env)
+    missing = [label for label, value in secret_markers.leaves(site["markers"]).items()
+               if value not in in_secrets and not label.startswith(secret_markers.UNUSED_LOCALLY)]
+    assert not missing, "markers in no Secret of the site: %s" % missing
+    # negative control: the same collection and search, with markers planted where they must be found
+    plain, b64, url = ("apply vault_lightrag_api_key", "changed vault_databases_redis_password",
+                       "changed vault_langflow_secret_keys.team-demo-langflow-dev")
+    kubectl("create", "namespace", namespace)
+    kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "planted-marker", "namespace": namespace},
+        "data": {"note": "a value that leaked: %s." % markers[plain]},
+        "binaryData": {"blob": base64.b64encode(("xy" + markers[b64]).encode()).decode()}}))
+    haystacks = {"site.yml %s" % run: site[run].stdout + site[run].stderr for run in ("first", "second", "check")}
+    haystacks["site.yml check with changed secrets"] = proc.stdout + proc.stderr
+    haystacks["planted output"] = "DATABASE_URL=postgresql://u:%s@db/x" % urllib.parse.quote(markers[url], safe="")
+    haystacks.update(secret_markers.cluster_haystacks(collection_env))
+    hits = secret_markers.search(haystacks, markers)
+    planted_cm = "configmap %s/planted-marker" % namespace
+    planted = [hit for hit in hits if hit[0] in (planted_cm, "planted output")]
+    assert {hit[:2] for hit in planted} == {(planted_cm, plain), (planted_cm, b64), ("planted output", url)}, planted
+    leaks = [hit for hit in hits if hit not in planted]
+    RUNS["secrets s"] = round(time.time() - start)
+    print("secret markers: %d markers, %d places searched (%d chars), %d s; leaks: %s"
+          % (len(markers), len(haystacks), sum(len(text) for text in haystacks.values()), RUNS["secrets s"],
+             leaks or "none"))
+    assert not leaks, "secret markers found outside Secrets (place, marker, form):\n" + "\n".join(map(str, leaks))
 
 
 def test_every_platform_pod_is_running_and_ready(site, kubectl):
