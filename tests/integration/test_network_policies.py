@@ -89,6 +89,7 @@ def site(kubectl, run_module, images, tmp_path_factory):
     variables = {
         "network_policies_only_namespaces": list(ns.values()),
         "network_policies_system_namespace": ns["sys"],
+        "network_policies_database_namespaces": [ns["sys"]],
         "network_policies_observability_namespace": ns["obs"],
         "network_policies_ingress_controller": {
             "namespace": ns["sys"], "pod_labels": {"app.kubernetes.io/component": "ingress-controller"}},
