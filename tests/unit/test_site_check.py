@@ -312,3 +312,43 @@ def test_echo_flow_is_an_export_with_id_and_endpoint():
     assert flow["data"]["edges"][0]["data"]["targetHandle"]["fieldName"] == "input_value"
     with pytest.raises(AistackError):
         sc.echo_flow({}, "x")
+
+
+class FakePhoenix(BaseHTTPRequestHandler):
+    """A project that a late span batch creates again once after its first deletion."""
+    state = {}
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status):
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def do_GET(self):  # noqa: N802
+        if not self.state["exists"] and self.state["late_batches"]:
+            self.state["late_batches"] -= 1
+            self.state["exists"] = True
+        return self._send(200 if self.state["exists"] else 404)
+
+    def do_DELETE(self):  # noqa: N802
+        self.state["deletes"] += 1
+        self.state["exists"] = False
+        return self._send(204)
+
+
+@pytest.mark.parametrize("late_batches", [0, 1])
+def test_a_phoenix_project_stays_deleted_when_late_spans_recreate_it(fake_langflow, late_batches):
+    FakePhoenix.state = {"exists": True, "late_batches": late_batches, "deletes": 0}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakePhoenix)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        c = checker(fake_langflow[0])
+        url = "http://127.0.0.1:%d/v1/projects/aistack-verify-x" % server.server_address[1]
+        assert c._delete_project(url, seconds=0.5, interval=0.05) is True  # pylint: disable=protected-access
+        assert FakePhoenix.state["deletes"] == 1 + late_batches
+        assert FakePhoenix.state["exists"] is False
+    finally:
+        server.shutdown()

@@ -829,8 +829,10 @@ class SiteChecker(object):
         """Remove what the checks created (flows, API keys, documents, result keys); never raises."""
         for item in reversed(self.created):
             try:
-                if item[0] in ("langflow flow", "langflow api key", "phoenix project"):
+                if item[0] in ("langflow flow", "langflow api key"):
                     ok = self.http(item[1], method="DELETE", headers=item[2])[0] in (200, 204, 404)
+                elif item[0] == "phoenix project":
+                    ok = self._delete_project(item[1])
                 elif item[0] == "lightrag document":
                     ok = self._delete_document(item[1], item[2], item[3])
                 else:
@@ -839,6 +841,23 @@ class SiteChecker(object):
             except (OSError, AistackError, ValueError):
                 ok = False
             self.removed.append({"what": item[0], "removed": ok})
+
+    def _delete_project(self, url, seconds=12.0, interval=2.0):
+        """Delete a Phoenix project and keep it deleted: an app's exporter sends its last spans in a batch a few
+        seconds after the run, and a span for a deleted project creates it again."""
+        deadline = time.time() + seconds
+        gone = False
+        while True:
+            status = self.http(url)[0]
+            if status == 200:
+                gone = False
+                if self.http(url, method="DELETE")[0] not in (200, 204, 404):
+                    return False
+            else:
+                gone = status == 404
+            if time.time() >= deadline:
+                return gone
+            time.sleep(interval)
 
     def _delete_document(self, url, headers, doc_id, seconds=60.0):
         """LightRAG answers "busy" while its pipeline runs: ask again until it starts the deletion."""
