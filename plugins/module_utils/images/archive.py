@@ -30,6 +30,7 @@ import re
 import tarfile
 import zlib
 
+from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 try:
@@ -59,9 +60,6 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".ta
 _BLOB_PATH = re.compile(r"^(?:\./)?blobs/(sha256|sha512)/([a-f0-9]{64,128})$")
 _DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]{64,128})$")
 _HEX_JSON = re.compile(r"^(?:\./)?([a-f0-9]{64})\.json$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?$")
-_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,36 +123,18 @@ def split_reference(ref):
 
     ``postgres:17`` -> ('docker.io', 'library/postgres', '17', None)
     ``localhost:30500/team/app@sha256:...`` -> ('localhost:30500', 'team/app', None, 'sha256:...')
+    The grammar is checked by ``common/reference.py``; a bad reference raises ``ValueError``.
     """
-    if not isinstance(ref, str) or not ref or ref != ref.strip():
-        raise ValueError("empty image reference")
-    rest = ref
-    digest = None
-    if "@" in rest:
-        rest, digest = rest.split("@", 1)
-        if not parse_digest(digest):
-            raise ValueError("'%s' has an invalid digest" % ref)
-    tag = None
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > slash:
-        rest, tag = rest[:colon], rest[colon + 1:]
-        if not _TAG.match(tag):
-            raise ValueError("'%s' has an invalid tag" % ref)
-    parts = rest.split("/")
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        domain, path_parts = parts[0], parts[1:]
-    else:
-        domain, path_parts = "docker.io", parts
-    if not _DOMAIN.match(domain):
-        raise ValueError("'%s' has an invalid registry host '%s'" % (ref, domain))
+    try:
+        parts = reference.parse(ref, field="image")
+    except AistackError as exc:
+        raise ValueError(str(exc))
+    domain, tag, digest = parts["domain"] or "docker.io", parts["tag"], parts["digest"]
+    path_parts = parts["path"].split("/")
     if domain in ("index.docker.io", "registry-1.docker.io"):
         domain = "docker.io"
     if domain == "docker.io" and len(path_parts) == 1:
         path_parts = ["library"] + path_parts
-    for comp in path_parts:
-        if not _PATH_COMPONENT.match(comp):
-            raise ValueError("'%s' has an invalid repository path component '%s'" % (ref, comp))
     if tag is None and digest is None:
         tag = "latest"
     return domain, "/".join(path_parts), tag, digest
