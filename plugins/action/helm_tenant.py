@@ -66,10 +66,14 @@ class ActionModule(ActionBase):
         from ansible_collections.aistack.platform.plugins.module_utils.kube.client import kubeconfig_secrets, open_client
         from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
 
-        if tcreds.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env")}) \
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
+
+        files_values = tvalues.load_values_files(params.get("values_files"))
+        if tcreds.inline_secret_values({"extra_values": params.get("extra_values"), "env": params.get("env"),
+                                        "values_files": files_values}) \
                 or kubeconfig_secrets(params):
             return None  # values to hide from the output: the module does that
-        tpolicy.validate(params)
+        tpolicy.validate(params, files_values=files_values)
         find_binary(params.get("binary_path"))
         kube = open_client(params, prefer="library")
         warnings = []

@@ -17,8 +17,13 @@ description:
   - The release name and C(fullnameOverride) are C(<team>-<service>-<env>); the namespace defaults to
     C(<team>-<env>); the ingress host is C(<service>-<team>.<domain>).
   - "Policy checked before anything is touched, each failure naming the option and the fix: C(latest) or empty
-    image tags, SQLite in prd, data without persistence in prd, missing limits in stg and prd, missing requests,
-    and credentials given in clear text in O(env) or O(extra_values)."
+    image tags and image references outside the OCI grammar, SQLite in prd, data without persistence in prd,
+    missing limits in stg and prd, missing requests, credentials in clear text, resource names and ingress
+    hosts other than the tenant's, and a security context weaker than the C(restricted) Pod Security level."
+  - "The rules are checked twice: on the typed options, then on the values Helm really receives, merged from the
+    chart's defaults (the C(values.yaml) of a local chart), the typed options, O(values_files) and
+    O(extra_values), whichever of them a value comes from. The defaults of a chart from a repository are only
+    known once Helm has downloaded it and are not part of that check."
   - Credentials reach the release only as C(secretKeyRef). A vaulted O(database.password) is stored in the
     Secret C(<fullname>-db), O(secret_values) in C(<fullname>-env); values in O(generated_secrets) are generated once into C(<fullname>-generated)
     and reused on every later run.
@@ -424,8 +429,21 @@ options:
         description: Namespaces of the ingress controllers.
         type: list
         elements: str
+  values_files:
+    description:
+      - Helm values files (YAML mappings) on the host the module runs on, merged in order over the values the
+        typed options render and under O(extra_values).
+      - Merge order, as Helm sees it - the chart's defaults, the typed options, O(values_files) in order,
+        O(extra_values); a null removes a key. The field rules are checked on the merged result, each problem
+        naming the file, for example C(values_files[0]: image.tag).
+      - The files' content becomes part of the release values, so a change in a file upgrades the release.
+    type: list
+    elements: path
   extra_values:
-    description: Values merged last into the generated values. Credentials in clear text are refused.
+    description:
+      - Values merged last, over the typed options and O(values_files).
+      - The field rules hold on the merged values, so C(image.tag=latest), a clear-text credential, a SQLite URL
+        in prd and the like are refused here too, naming the path (for example C(extra_values.image.tag)).
     type: dict
   wait:
     description: Wait until the release's pods are ready.
@@ -482,6 +500,32 @@ EXAMPLES = r"""
       domain: dev.company.com
     generated_secrets:
       - {key: secret-key, env: LANGFLOW_SECRET_KEY, format: fernet}
+  delegate_to: localhost
+
+- name: The same service with site values from files; the rules hold on the merged values
+  aistack.platform.helm_tenant:
+    team: data-science
+    service: langflow
+    environment: prd
+    chart:
+      path: "{{ playbook_dir }}/../charts/aistack-service"
+    image:
+      repository: langflowai/langflow
+      tag: "1.4.3"
+    port: 7860
+    database:
+      type: postgresql
+      host: postgresql.aistack-system.svc.cluster.local
+      name: langflow_data_science_prd_ide
+      user: langflow
+      password_secret:
+        name: langflow-db
+    values_files:
+      - "{{ playbook_dir }}/values/langflow-common.yaml"
+      - "{{ playbook_dir }}/values/langflow-prd.yaml"
+    extra_values:
+      podAnnotations:
+        team.example.com/owner: data-science
   delegate_to: localhost
 
 - name: Remove it, data included
@@ -630,6 +674,7 @@ def argument_spec():
         tolerations=dict(type="list", elements="dict"),
         network_policy=dict(type="dict", apply_defaults=True, options=dict(
             enabled=dict(type="bool", default=True), ingress_namespaces=dict(type="list", elements="str"))),
+        values_files=dict(type="list", elements="path"),
         extra_values=dict(type="dict"),
         wait=dict(type="bool", default=True),
         timeout=dict(type="int", default=300),
@@ -647,6 +692,7 @@ def run(module):
     from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
     from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
     from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
 
     params = dict(module.params)
     if params["state"] == "present":
@@ -660,8 +706,12 @@ def run(module):
     for value in kubeconfig_secrets(params):
         module.no_log_values.add(value)
     try:
-        # pure validation first: bad input fails before any connection is opened
-        tpolicy.validate(params)
+        files_values = tvalues.load_values_files(params.get("values_files")) if params["state"] == "present" else []
+        for value in tcreds.inline_secret_values(files_values):
+            module.no_log_values.add(value)
+        # pure validation first (the typed options, then the merged values of chart defaults, typed options,
+        # values files and extra_values): bad input fails before any connection is opened
+        tpolicy.validate(params, files_values=files_values)
         kube = open_client(params)
         helm = HelmRunner(params.get("binary_path"), access=kube.access)
         runner = TenantRunner(params, kube, helm, check_mode=module.check_mode,

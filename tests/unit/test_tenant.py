@@ -194,7 +194,10 @@ def test_bad_quantity():
     {"superuser": {"adminToken": "abc"}},
 ])
 def test_credentials_in_extra_values_refused(extra):
-    err = fails(base(extra_values=extra), "extra_values")
+    with pytest.raises(AistackError) as info:
+        tpolicy.validate(base(extra_values=extra))
+    err = info.value
+    assert err.field.startswith("extra_values."), str(err)
     assert "sk-123" not in str(err) and "pw@" not in str(err)
 
 

@@ -66,3 +66,39 @@ def local_chart_meta(path):
         raise AistackError("Chart.yaml of '%s' lacks name or version." % path, field="chart.path",
                            fix="fix the chart's Chart.yaml")
     return meta["name"], meta["version"]
+
+
+def _yaml_mapping(text, path):
+    import yaml
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AistackError("the values.yaml of '%s' is not valid YAML: %s" % (path, str(exc).splitlines()[0]),
+                           field="chart.path", fix="fix the chart's values.yaml")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise AistackError("the values.yaml of '%s' is not a mapping." % path, field="chart.path",
+                           fix="fix the chart's values.yaml")
+    return data
+
+
+def local_chart_values(path):
+    """The default values (values.yaml) of a chart directory or packaged chart; {} when it has none."""
+    if os.path.isdir(path):
+        values_path = os.path.join(path, "values.yaml")
+        if not os.path.isfile(values_path):
+            return {}
+        with open(values_path) as handle:
+            return _yaml_mapping(handle.read(), path)
+    import tarfile
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            member = next((m for m in tar.getmembers()
+                           if m.isreg() and m.name.count("/") == 1 and m.name.endswith("/values.yaml")), None)
+            if member is None:
+                return {}
+            return _yaml_mapping(tar.extractfile(member).read().decode("utf-8"), path)
+    except tarfile.TarError as exc:
+        raise AistackError("'%s' is not a chart archive: %s" % (path, exc), field="chart.path",
+                           fix="point chart.path at a chart packaged with 'helm package'")

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The field rules, checked on the module's parameters before anything is touched (docs/architecture.md, field rules)."""
+"""The field rules, checked on the module's parameters and on the merged values Helm will render, before anything
+is touched (docs/architecture.md, field rules)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +11,7 @@ __metaclass__ = type
 import os
 import re
 
+from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.common.naming import (
     DNS_LABEL_MAX,
@@ -19,7 +21,6 @@ from ansible_collections.aistack.platform.plugins.module_utils.common.naming imp
 )
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import (
     URL_WITH_PASSWORD,
-    find_inline_secrets,
     is_sensitive_name,
 )
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import (
@@ -69,8 +70,13 @@ def _quantity_ok(value):
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_QUANTITY.match(value)))
 
 
-def validate(params):
+def validate(params, files_values=None, chart_values=None):
     """Check names and every field rule (docs/architecture.md) before anything is touched.
+
+    First the typed options on their own (early, precise messages), then, with ``state=present``, every rule
+    again on the merged values Helm will render: the chart's defaults (``values.yaml`` of a local chart),
+    the typed options, ``values_files`` in order, ``extra_values`` (``check_merged``). ``files_values`` and
+    ``chart_values`` are read here when not given. Reads local files only; opens no connection.
 
     Returns the derived names; raises ``AistackError`` naming the first bad field (all of them in
     ``problems``).
@@ -107,12 +113,40 @@ def validate(params):
     _validate_tracing(p, params.get("tracing") or {})
     _validate_scaling(p, params)
     _validate_env(p, params)
-    for found in find_inline_secrets(params.get("extra_values") or {}):
-        p.add("extra_values", "%s holds a credential in clear text; Helm values are stored in the release "
-                              "and readable by anyone who can read it." % found,
-              "store it in a Secret and reference it with secret_env (secretKeyRef) or database.password")
+    for index, path in enumerate(params.get("values_files") or []):
+        if not isinstance(path, str) or not path:
+            p.add("values_files[%d]" % index, "is empty.", "give the path of a YAML file")
+    if not params.get("image") or not params.get("chart") or "fullname" not in names or \
+            any(item[0].startswith(("chart", "values_files")) for item in p.items):
+        p.raise_if_any()
+        return names
+    if files_values is None:
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant.values import load_values_files
+        files_values = load_values_files(params.get("values_files"))
+    if chart_values is None:
+        chart_values = local_chart_values(params)
+    typed_fields = set(item[0] for item in p.items)
+    merged = Problems()
+    try:
+        merged_rules(merged, layers_of(params, names, chart_values, files_values), env,
+                     dict(names, team=team, service=service))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        if not p.items:
+            raise
+    # a typed option already reported keeps its early, more precise message
+    p.items.extend(item for item in merged.items if item[0] not in typed_fields)
     p.raise_if_any()
     return names
+
+
+def local_chart_values(params):
+    """The defaults of a local chart (directory or packaged), or None for a chart from a repository (its
+    defaults are only known once Helm has downloaded it)."""
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant.chart import local_chart_values as read
+    path = (params.get("chart") or {}).get("path")
+    if path and os.path.exists(path):
+        return read(path)
+    return None
 
 
 def _validate_chart(p, chart):
@@ -144,12 +178,23 @@ def _validate_image(p, image):
     elif ":" in repo.rsplit("/", 1)[-1] or "@" in repo:
         p.add("image.repository", "'%s' carries a tag or digest." % repo,
               "put the tag in image.tag or the digest in image.digest")
+    else:
+        _field_ok(p, reference.validate_repository, repo, "image.repository")
     if tag is not None and str(tag).strip().lower() == "latest":
         p.add("image.tag", "'latest' is not a pinned version.", "pin an exact tag (e.g. 1.4.3) or set image.digest")
-    elif not tag and not dig:
-        p.add("image.tag", "is empty: the image would float.", "pin an exact tag (e.g. 1.4.3) or set image.digest")
+    elif tag:
+        _field_ok(p, reference.validate_tag, tag, "image.tag")
     if dig and not _DIGEST.match(dig):
         p.add("image.digest", "'%s' is not a sha256 digest." % dig, "use the form sha256:<64 hex digits>")
+
+
+def _field_ok(p, check, value, field):
+    try:
+        check(value, field)
+    except AistackError as err:
+        p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+        return False
+    return True
 
 
 def _validate_database(p, db, env):
@@ -239,15 +284,8 @@ def _validate_resources(p, res, env):
             if not _quantity_ok(value):
                 p.add("resources.%s.%s" % (section, key), "'%s' is not a quantity." % value,
                       "use e.g. 500m for CPU, 1Gi for memory")
-    for key in ("cpu", "memory"):
-        if not requests.get(key):
-            p.add("resources.requests.%s" % key, "missing: every container needs requests.",
-                  "set resources.requests.%s (e.g. %s)" % (key, "500m" if key == "cpu" else "1Gi"))
-    if env in LIMITS_REQUIRED_IN:
-        for key in ("cpu", "memory"):
-            if not limits.get(key):
-                p.add("resources.limits.%s" % key, "missing: limits are mandatory in %s." % env,
-                      "set resources.limits.%s (e.g. %s)" % (key, "1" if key == "cpu" else "2Gi"))
+    # presence (requests everywhere, limits in stg/prd) is checked on the merged values (_rule_resources):
+    # a values file may give them
 
 
 def _validate_ingress(p, ing, service, team, names):
@@ -320,3 +358,385 @@ def _validate_env(p, params):
     for index, item in enumerate(params.get("generated_secrets") or []):
         if not item.get("key") or not item.get("env"):
             p.add("generated_secrets[%d]" % index, "needs key and env.", "give both")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The field rules on what Helm really receives: the chart's defaults, the typed options, the values files and
+# extra_values, merged the way Helm merges them. Every problem names the route and the value path.
+# ---------------------------------------------------------------------------------------------------------
+
+ROUTE_CHART = "chart"
+ROUTE_TYPED = "typed"
+ROUTE_FILE = "values_files"
+ROUTE_EXTRA = "extra_values"
+
+# chart value paths the typed options render under another name
+_TYPED_FIELDS = {
+    ("fullnameOverride",): "team",
+    ("nameOverride",): "service",
+    ("persistence", "mountPath"): "persistence.mount_path",
+    ("extraClaims",): "volumes",
+}
+_SQLITE_URL = re.compile(r"^sqlite(\+[a-z0-9]+)?:", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@", re.IGNORECASE)
+_ENV_REFERENCE = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
+
+
+def dotted(path):
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += "[%d]" % part
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class Layer(object):
+    """One route a value arrives by: its kind (chart, typed, values_files, extra_values), its index among the
+    values files, and its values."""
+
+    def __init__(self, route, values, index=None, origin=None):
+        self.route = route
+        self.values = values or {}
+        self.index = index
+        self.origin = origin
+
+    def field(self, path):
+        where = dotted(path)
+        if self.route == ROUTE_EXTRA:
+            return "extra_values." + where if where else "extra_values"
+        if self.route == ROUTE_FILE:
+            return "values_files[%d]: %s" % (self.index, where)
+        if self.route == ROUTE_CHART:
+            return "chart.path values.yaml: %s" % where
+        for length in range(len(path), 0, -1):
+            if tuple(path[:length]) in _TYPED_FIELDS:
+                rest = dotted(path[length:])
+                return _TYPED_FIELDS[tuple(path[:length])] + ("." + rest if rest else "")
+        return where
+
+    def route_fix(self):
+        if self.route == ROUTE_EXTRA:
+            return "change it in extra_values"
+        if self.route == ROUTE_FILE:
+            return "change it in values_files[%d] (%s)" % (self.index, self.origin)
+        if self.route == ROUTE_CHART:
+            return "override the chart default with the module's options"
+        return "change the module option"
+
+
+def _defined(values, path):
+    """Whether ``path`` (or a prefix of it holding a non-map, or a null) is set in ``values``."""
+    node = values
+    for part in path:
+        if isinstance(node, dict):
+            if part not in node:
+                return False
+            node = node[part]
+            if node is None or not isinstance(node, (dict, list)):
+                return True
+        elif isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                return False
+            node = node[part]
+        else:
+            return True
+    return True
+
+
+class Merged(object):
+    """The values the chart renders, and for every path the layer it came from."""
+
+    def __init__(self, layers):
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant.values import coalesce, deep_merge
+        self.layers = layers
+        user = {}
+        defaults = {}
+        for layer in layers:
+            if layer.route == ROUTE_CHART:
+                defaults = layer.values
+            else:
+                user = deep_merge(user, layer.values)
+        self.values = coalesce(defaults, user)
+
+    def get(self, *path):
+        node = self.values
+        for part in path:
+            if isinstance(node, dict):
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                return None
+        return node
+
+    def layer(self, path):
+        for layer in reversed(self.layers):
+            if _defined(layer.values, path):
+                return layer
+        return None
+
+    def field(self, path, default=None):
+        layer = self.layer(path)
+        if layer is None:
+            return default or dotted(path)
+        return layer.field(path)
+
+    def fix(self, path, fix):
+        layer = self.layer(path)
+        if layer is None or layer.route == ROUTE_TYPED:
+            return fix
+        return "%s: %s" % (layer.route_fix(), fix)
+
+
+def _walk(node, path=()):
+    """(path, value) of every node below ``node``, maps and lists included."""
+    yield path, node
+    if isinstance(node, dict):
+        for key in sorted(node, key=str):
+            for item in _walk(node[key], path + (key,)):
+                yield item
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            for item in _walk(value, path + (index,)):
+                yield item
+
+
+def _check_reference(p, m, path, repository, tag, digest):
+    from ansible_collections.aistack.platform.plugins.module_utils.common import reference
+    tag_path, digest_path = path + ("tag",), path + ("digest",)
+    try:
+        reference.validate_repository(repository, m.field(path + ("repository",)))
+        if digest:
+            reference.validate_digest(digest, m.field(digest_path))
+        if tag not in (None, ""):
+            reference.validate_tag(tag, m.field(tag_path))
+    except AistackError as err:
+        p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+        return
+    if tag not in (None, "") and str(tag).strip().lower() == "latest":
+        p.add(m.field(tag_path), "'latest' is not a pinned version.",
+              m.fix(tag_path, "pin an exact tag (e.g. 1.4.3) or set a digest"))
+    elif tag in (None, "") and not digest:
+        p.add(m.field(tag_path, dotted(tag_path)), "is empty in the merged values: the image would float.",
+              m.fix(tag_path, "pin an exact tag (e.g. 1.4.3) or set a digest"))
+
+
+def _rule_images(p, m, env, names):
+    """Field rule 2: every image the values name is a valid, pinned reference."""
+    for path, node in _walk(m.values):
+        if isinstance(node, dict) and "repository" in node and ("tag" in node or "digest" in node or path == ("image",)):
+            if not node.get("repository") and path != ("image",):
+                continue
+            _check_reference(p, m, path, node.get("repository"), node.get("tag"), node.get("digest"))
+        elif isinstance(node, str) and path and path[-1] == "image" and node:
+            from ansible_collections.aistack.platform.plugins.module_utils.common import reference
+            try:
+                parts = reference.parse(node, m.field(path))
+            except AistackError as err:
+                p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+                continue
+            if (parts["tag"] or "").lower() == "latest" or (not parts["tag"] and not parts["digest"]):
+                p.add(m.field(path), "'%s' is not pinned (no tag, or 'latest')." % node,
+                      m.fix(path, "pin an exact tag (e.g. 1.4.3) or a digest"))
+
+
+def _rule_sqlite(p, m, env, names):
+    """Field rule 3: SQLite only outside prd, whatever value carries the database URL."""
+    if env != PRODUCTION:
+        return
+    for path, node in _walk(m.values):
+        if isinstance(node, str) and _SQLITE_URL.match(node.strip()):
+            p.add(m.field(path), "a SQLite database is refused in prd.",
+                  m.fix(path, "use an external PostgreSQL (database.type=postgresql)"))
+        elif isinstance(node, dict) and str(node.get("type", "")).lower() == "sqlite" and path and \
+                str(path[-1]).lower() in ("database", "db"):
+            p.add(m.field(path + ("type",)), "a SQLite database is refused in prd.",
+                  m.fix(path + ("type",), "use an external PostgreSQL (database.type=postgresql)"))
+
+
+def _rule_persistence(p, m, env, names):
+    """Field rule 4: data on a PersistentVolume, never emptyDir, in prd."""
+    if env != PRODUCTION:
+        return
+    path = ("persistence", "enabled")
+    if not m.get(*path):
+        p.add(m.field(path), "data on emptyDir is refused in prd (lost with the pod).",
+              m.fix(path, "set persistence.enabled=true with a storage class (ReadWriteMany for several pods)"))
+        return
+    mount = str(m.get("persistence", "mountPath") or "/data").rstrip("/") or "/"
+    for index, scratch in enumerate(m.get("scratchDirs") or []):
+        if str(scratch).rstrip("/") == mount:
+            p.add(m.field(("scratchDirs", index)), "'%s' is the data mount path; an emptyDir there hides the "
+                                                   "PersistentVolume in prd." % scratch,
+                  m.fix(("scratchDirs", index), "remove it from scratchDirs"))
+
+
+def _rule_resources(p, m, env, names):
+    """Field rule 7: requests on every container, limits mandatory in stg and prd."""
+    for section in ("requests", "limits"):
+        for key, value in sorted((m.get("resources", section) or {}).items()):
+            if key in ("cpu", "memory", "ephemeral-storage") and not _quantity_ok(value):
+                path = ("resources", section, key)
+                p.add(m.field(path), "'%s' is not a quantity." % value,
+                      m.fix(path, "use e.g. 500m for CPU, 1Gi for memory"))
+    sections = [("requests", "every container needs requests")]
+    if env in LIMITS_REQUIRED_IN:
+        sections.append(("limits", "limits are mandatory in %s" % env))
+    for section, why in sections:
+        for key in ("cpu", "memory"):
+            path = ("resources", section, key)
+            if m.get(*path) in (None, ""):
+                p.add(m.field(path), "missing in the merged values: %s." % why,
+                      m.fix(path, "set resources.%s.%s (e.g. %s)" % (section, key, {
+                          ("requests", "cpu"): "500m", ("requests", "memory"): "1Gi",
+                          ("limits", "cpu"): "1", ("limits", "memory"): "2Gi"}[(section, key)])))
+
+
+def _rule_credentials(p, m, env, names):
+    """Field rule 5: no credential in the values (they are stored in the release, readable by its readers)."""
+    fix = "store it in a Secret and reference it with secret_env (secretKeyRef) or database.password"
+    for path, node in _walk(m.values):
+        if path and path[0] == "aistack":
+            continue
+        if isinstance(node, dict) and isinstance(node.get("name"), str) and is_sensitive_name(node["name"]) \
+                and isinstance(node.get("value"), str) and node["value"]:
+            vpath = path + ("value",)
+            p.add(m.field(vpath), "holds the credential %s in clear text; Helm values are stored in the release."
+                  % node["name"], m.fix(vpath, fix))
+        elif isinstance(node, str) and node and path and not isinstance(path[-1], int) \
+                and is_sensitive_name(str(path[-1])):
+            p.add(m.field(path), "holds a credential in clear text; Helm values are stored in the release and "
+                                 "readable by anyone who can read it.", m.fix(path, fix))
+        elif isinstance(node, str):
+            match = _URL_PASSWORD.match(node)
+            if match and not _ENV_REFERENCE.match(match.group(1)):
+                p.add(m.field(path), "is a URL with a password in clear text.", m.fix(path, fix))
+
+
+def _rule_names(p, m, env, names):
+    """Field rule 1: resource names are <team>-<service>-<env>, whatever a values file says."""
+    want = names.get("fullname")
+    if want and m.get("fullnameOverride") != want:
+        p.add(m.field(("fullnameOverride",)), "'%s' is not the release's name '%s'."
+              % (m.get("fullnameOverride"), want),
+              m.fix(("fullnameOverride",), "remove fullnameOverride: it is always <team>-<service>-<env>"))
+    if names.get("service") and m.get("nameOverride") != names["service"]:
+        p.add(m.field(("nameOverride",)), "'%s' is not the service name '%s'."
+              % (m.get("nameOverride"), names["service"]),
+              m.fix(("nameOverride",), "remove nameOverride: it is always the service"))
+
+
+def _rule_ingress(p, m, env, names):
+    """Field rule 6: the ingress host is <service>-<team>.<domain>."""
+    if not m.get("ingress", "enabled"):
+        return
+    host = str(m.get("ingress", "host") or "")
+    path = ("ingress", "host")
+    if names.get("host"):
+        if host != names["host"]:
+            p.add(m.field(path), "'%s' is not the tenant host '%s'." % (host, names["host"]),
+                  m.fix(path, "remove the override: the host is <service>-<team>.<ingress.domain>"))
+        return
+    label = "%s-%s." % (names.get("service"), names.get("team"))
+    if not host.startswith(label) or dns_subdomain_problem(host):
+        p.add(m.field(path, "ingress.domain"), "'%s' is not a host '%s<domain>'." % (host, label),
+              m.fix(path, "enable the ingress with ingress.enabled and ingress.domain instead"))
+
+
+def _rule_tracing(p, m, env, names):
+    """Field rule 8: the Phoenix endpoint is the collector base URL."""
+    value = m.get("env", "PHOENIX_COLLECTOR_ENDPOINT")
+    if isinstance(value, str) and value.rstrip("/").endswith("/v1/traces"):
+        path = ("env", "PHOENIX_COLLECTOR_ENDPOINT")
+        p.add(m.field(path), "must not end with /v1/traces (the exporter appends it).",
+              m.fix(path, "use the collector base URL, e.g. http://phoenix.observability:6006"))
+
+
+def _rule_pod_security(p, m, env, names):
+    """The namespaces enforce the restricted Pod Security level: the pod must keep to it."""
+    pod = m.get("podSecurityContext") or {}
+    ctr = m.get("securityContext") or {}
+    fix = "keep the chart's restricted security context (do not override it)"
+    if pod.get("runAsNonRoot") is not True and ctr.get("runAsNonRoot") is not True:
+        p.add(m.field(("securityContext", "runAsNonRoot")), "the pod may run as root (restricted Pod Security).",
+              m.fix(("securityContext", "runAsNonRoot"), fix))
+    for section, values in (("podSecurityContext", pod), ("securityContext", ctr)):
+        if values.get("runAsUser") == 0:
+            p.add(m.field((section, "runAsUser")), "runAsUser 0 is root (restricted Pod Security).",
+                  m.fix((section, "runAsUser"), "run as a non-zero user id"))
+    if ctr.get("allowPrivilegeEscalation") is not False:
+        p.add(m.field(("securityContext", "allowPrivilegeEscalation")),
+              "must be false (restricted Pod Security).", m.fix(("securityContext", "allowPrivilegeEscalation"), fix))
+    if ctr.get("privileged"):
+        p.add(m.field(("securityContext", "privileged")), "privileged containers are refused.",
+              m.fix(("securityContext", "privileged"), fix))
+    caps = ctr.get("capabilities") or {}
+    if "ALL" not in [str(c) for c in caps.get("drop") or []]:
+        p.add(m.field(("securityContext", "capabilities", "drop")), "must drop ALL (restricted Pod Security).",
+              m.fix(("securityContext", "capabilities", "drop"), fix))
+    extra = [c for c in caps.get("add") or [] if str(c) != "NET_BIND_SERVICE"]
+    if extra:
+        p.add(m.field(("securityContext", "capabilities", "add")), "%s may not be added (restricted Pod "
+              "Security)." % ", ".join(str(c) for c in extra), m.fix(("securityContext", "capabilities", "add"), fix))
+    seccomp = (ctr.get("seccompProfile") or pod.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        p.add(m.field(("podSecurityContext", "seccompProfile", "type")),
+              "must be RuntimeDefault or Localhost (restricted Pod Security).",
+              m.fix(("podSecurityContext", "seccompProfile", "type"), fix))
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if m.get(key):
+            p.add(m.field((key,)), "host namespaces are refused.", m.fix((key,), "remove it"))
+    if m.get("enableServiceLinks"):
+        p.add(m.field(("enableServiceLinks",)), "service links inject <SERVICE>_PORT variables (they collide with "
+              "e.g. LANGFLOW_PORT).", m.fix(("enableServiceLinks",), "remove it"))
+
+
+MERGED_RULES = (
+    ("names", _rule_names),
+    ("image", _rule_images),
+    ("sqlite", _rule_sqlite),
+    ("persistence", _rule_persistence),
+    ("credentials", _rule_credentials),
+    ("ingress", _rule_ingress),
+    ("resources", _rule_resources),
+    ("tracing", _rule_tracing),
+    ("pod_security", _rule_pod_security),
+)
+
+
+def check_merged(layers, environment, names):
+    """Every field rule on the merged values (``layers``: chart defaults, typed options, values files,
+    extra_values, in that order). Raises ``AistackError`` naming the route and value path of the first
+    problem (all of them in ``problems``); returns the merged values."""
+    p = Problems()
+    values = merged_rules(p, layers, environment, names)
+    p.raise_if_any()
+    return values
+
+
+def merged_rules(p, layers, environment, names):
+    """Run every rule of ``MERGED_RULES`` on the merged ``layers``, adding to ``p``; returns the merged values.
+    The pod security rule needs the chart's defaults (the generic chart's keys) and is skipped without them."""
+    merged = Merged(layers)
+    has_chart = any(layer.route == ROUTE_CHART for layer in layers)
+    for name, rule in MERGED_RULES:
+        if name == "pod_security" and not has_chart:
+            continue
+        rule(p, merged, environment, names)
+    return merged.values
+
+
+def layers_of(params, names, chart_values=None, files_values=None):
+    """The routes of a release's values, in Helm's order."""
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant.values import typed_values
+    layers = []
+    if chart_values is not None:
+        layers.append(Layer(ROUTE_CHART, chart_values))
+    layers.append(Layer(ROUTE_TYPED, typed_values(params, names)))
+    for index, values in enumerate(files_values or []):
+        layers.append(Layer(ROUTE_FILE, values, index=index, origin=(params.get("values_files") or [None] * (index + 1))[index]))
+    if params.get("extra_values"):
+        layers.append(Layer(ROUTE_EXTRA, params["extra_values"]))
+    return layers

@@ -84,7 +84,10 @@ class TenantRunner(object):
         self.check_mode = check_mode
         self.want_diff = want_diff
         self.warn = warn or (lambda msg: None)
-        self.names = tpolicy.validate(params)
+        # read once: the same values files are checked by the policy and sent to Helm
+        self.files_values = tvalues.load_values_files(params.get("values_files")) if params.get("state") != "absent" \
+            else []
+        self.names = tpolicy.validate(params, files_values=self.files_values)
         self.name = self.names["fullname"]
         self.namespace = self.names["namespace"]
         self.diffs = []
@@ -195,7 +198,8 @@ class TenantRunner(object):
             if kind == "secret":
                 triggers["secret/" + obj["metadata"]["name"]] = (stored.get("metadata") or {}).get("resourceVersion", "")
 
-        values = tvalues.build_values(params, self.names, chart_digest=chart_digest, rollout_triggers=triggers)
+        values = tvalues.build_values(params, self.names, chart_digest=chart_digest, rollout_triggers=triggers,
+                                      files_values=self.files_values)
         values_digest = tvalues.release_digest(values, chart_name, chart_version)
         release_changes = self._release_changes(release, values, chart_name, chart_version)
         if release_changes:

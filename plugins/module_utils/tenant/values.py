@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 
+from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import mask
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.names import (
     db_secret_name,
@@ -134,8 +135,17 @@ def tracing_env(tracing, name):
     return secret_env, env
 
 
-def build_values(params, names, chart_digest=None, rollout_triggers=None):
-    """The complete values dict for the generic chart, without any credential in it."""
+def typed_values(params, names):
+    """The values the typed options alone render (no values files, no extra values, no bookkeeping)."""
+    return build_values(dict(params, extra_values=None), names)
+
+
+def build_values(params, names, chart_digest=None, rollout_triggers=None, files_values=None):
+    """The complete values dict for the generic chart, without any credential in it.
+
+    Merge order: typed options, then every values file in order (``files_values``, the loaded
+    ``values_files``), then ``extra_values``; the chart's defaults sit below all of them in Helm.
+    """
     name = names["fullname"]
     team, service, env_name = params["team"], params["service"], params["environment"]
     pers = params.get("persistence") or {}
@@ -234,10 +244,57 @@ def build_values(params, names, chart_digest=None, rollout_triggers=None):
             values["networkPolicy"]["ingressNamespaces"] = list(netpol["ingress_namespaces"])
     if rollout_triggers:
         values["rolloutTriggers"] = dict(rollout_triggers)
+    for file_values in files_values or []:
+        values = deep_merge(values, file_values)
     values = deep_merge(values, params.get("extra_values") or {})
     if chart_digest:
         values["aistack"] = {"chartDigest": chart_digest}
     return values
+
+
+def coalesce(defaults, values):
+    """What the chart renders: ``values`` over the chart's ``defaults`` the way Helm coalesces them (maps merge,
+    anything else replaces, a null removes the key)."""
+    result = copy.deepcopy(defaults) if isinstance(defaults, dict) else {}
+    for key, value in (values or {}).items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = coalesce(result[key], value)
+        elif isinstance(value, dict):
+            result[key] = coalesce({}, value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load_values_files(paths, field="values_files"):
+    """The YAML mappings of ``values_files``, in order; a file that cannot be read or is not a mapping fails
+    naming its index."""
+    out = []
+    for index, path in enumerate(paths or []):
+        name = "%s[%d]" % (field, index)
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML comes with the kubernetes client
+            raise AistackError("PyYAML is needed to read values files.", field=name,
+                               fix="install PyYAML where the module runs, or use extra_values")
+        try:
+            with open(path) as handle:
+                data = yaml.safe_load(handle)
+        except (IOError, OSError) as exc:
+            raise AistackError("'%s' cannot be read: %s." % (path, exc.strerror or exc), field=name,
+                               fix="give the path of a readable YAML file on the host the module runs on")
+        except yaml.YAMLError as exc:
+            raise AistackError("'%s' is not valid YAML: %s" % (path, str(exc).splitlines()[0]), field=name,
+                               fix="fix the file's YAML syntax")
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise AistackError("'%s' holds a %s, not a mapping of values." % (path, type(data).__name__),
+                               field=name, fix="write the values as a YAML mapping (key: value)")
+        out.append(data)
+    return out
 
 
 def release_digest(values, chart_name, chart_version):
