@@ -165,3 +165,69 @@ def test_module_values_render(collection_env, tmp_path):
     assert objs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert objs["HorizontalPodAutoscaler"]["spec"]["maxReplicas"] == 4
     assert "pw" not in json.dumps(values)
+
+
+PSA_REPO = "aistack.local/chart-psa"
+
+
+@pytest.fixture(scope="module")
+def psa_image(kubeconfig):
+    """The project's demohttp packed as aistack.local/chart-psa:1.0.0 (user 65532) and imported into containerd."""
+    import os
+    import tempfile
+    cache = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
+    binary = cache / "bin" / "demohttp"
+    if not binary.exists():
+        pytest.fail("%s missing: run `tests/cluster/cluster.sh build`" % binary)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = os.path.join(tmp, "chart-psa.tar")
+        subprocess.run(["python3", str(ROOT / "tests" / "cluster" / "mkimage.py"), "-o", archive,
+                        "--tag", "%s:1.0.0" % PSA_REPO, "--file", "%s:/demohttp" % binary.resolve(),
+                        "--entrypoint", "/demohttp", "--cmd", "serve", "--user", "65532", "--port", "8080"],
+                       check=True, capture_output=True)
+        subprocess.run([str(ROOT / "tests" / "cluster" / "cluster.sh"), "import-archive", archive],
+                       check=True, capture_output=True)
+    return {"repository": PSA_REPO, "tag": "1.0.0"}
+
+
+def test_installs_under_restricted_pod_security(collection_env, kubectl, namespace, tmp_path, psa_image):
+    """In a namespace that enforces the `restricted` Pod Security level the chart's pods are admitted and
+    become Ready, without service-link variables; the same namespace refuses a pod that is not restricted
+    (so the admission really is enforced)."""
+    kubectl("create", "namespace", namespace)
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+            "pod-security.kubernetes.io/warn=restricted")
+    # another Service in the namespace: with service links its <NAME>_PORT variables would be injected
+    kubectl("create", "service", "clusterip", "langflow", "--tcp=7860:7860", "-n", namespace)
+    values = {
+        "fullnameOverride": "psa-demo-dev",
+        "image": psa_image,
+        "containerPort": 8080,
+        "persistence": {"enabled": True, "size": "64Mi"},
+        "probes": {"liveness": {"initialDelaySeconds": 2, "periodSeconds": 2},
+                   "readiness": {"initialDelaySeconds": 1, "periodSeconds": 2}},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+    }
+    path = tmp_path / "psa.json"
+    path.write_text(json.dumps(values))
+    helm(collection_env, "install", "psa-demo-dev", CHART, "-n", namespace, "-f", str(path),
+         "--wait", "--timeout", "180s")
+    pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/instance=psa-demo-dev",
+                              "-o", "json").stdout)["items"]
+    assert pods, "no pod admitted"
+    for pod in pods:
+        ready = [c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True", pod["status"]
+        assert pod["spec"]["enableServiceLinks"] is False
+        env = [e["name"] for c in pod["spec"]["containers"] for e in c.get("env") or []]
+        assert not [name for name in env if name.startswith("LANGFLOW_")]
+    events = kubectl("get", "events", "-n", namespace, "-o", "json").stdout
+    assert "violates PodSecurity" not in events
+
+    # negative control: a pod outside the restricted level is refused by the same namespace
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "not-restricted", "namespace": namespace},
+           "spec": {"containers": [{"name": "c", "image": "%s:%s" % (psa_image["repository"], psa_image["tag"]),
+                                    "securityContext": {"allowPrivilegeEscalation": True}}]}}
+    proc = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
+    assert proc.returncode != 0 and "PodSecurity" in proc.stderr, proc.stderr + proc.stdout
+    helm(collection_env, "uninstall", "psa-demo-dev", "-n", namespace, check=False)
