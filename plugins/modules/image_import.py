@@ -24,6 +24,10 @@ description:
   - Bad input (corrupt, truncated or unknown archive, a manifest naming a missing blob, a checksum that differs
     from the bundle's) fails naming the file and the problem. All blobs are written before any manifest or tag,
     so a failure leaves no new tag or image record behind.
+  - "Checked before any connection is opened or any process started: every name (O(registry), O(registry_project),
+    O(name), each image's target reference) against the OCI reference grammar, and every archive member in the
+    index pass: an archive whose member names or link targets (symbolic or hard) would leave an extraction
+    directory (absolute paths, C(..)) is refused."
   - docker-archive images are converted to OCI image manifests (layers uncompressed as saved, digests checked
     against the config's C(diff_ids)); OCI layouts keep their manifests and digests.
 options:
@@ -50,7 +54,9 @@ options:
         from that registry (so workloads that reference the registry find them locally).
     type: str
   registry_project:
-    description: Path prefix (project, namespace, Nexus repository path) put before each image path.
+    description:
+      - Path prefix (project, namespace, Nexus repository path) put before each image path.
+      - Lower-case path components of the OCI reference grammar, checked before anything is opened.
     type: str
   flatten:
     description: Keep only the last component of each image path (C(ghcr.io/hkuds/lightrag) -> C(lightrag)).
@@ -203,6 +209,7 @@ restarted:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
 from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp
@@ -242,12 +249,17 @@ def run(module):
                            fix="set registry, e.g. localhost:30500")
     if p["registry_project"] is not None and not p["registry_project"].strip("/"):
         raise AistackError("must not be empty.", field="registry_project", fix="omit it or name a project")
+    # names first (OCI reference grammar), then the archives (a validation pass that refuses members leaving
+    # the extraction directory and invalid image names): all before any connection or process
+    if p["registry"]:
+        address = p["registry"].split("://", 1)[-1].rstrip("/").split("/", 1)
+        reference.validate_domain(address[0], field="registry")
+        if len(address) > 1:
+            reference.validate_path(address[1], field="registry")
+    if p["registry_project"] is not None:
+        reference.validate_path(p["registry_project"].strip("/"), field="registry_project")
     if p["name"]:
-        from ansible_collections.aistack.platform.plugins.module_utils.images.archive import split_reference
-        try:
-            split_reference(p["name"])
-        except ValueError as exc:
-            raise AistackError(str(exc), field="name", fix="give a repository such as docker.io/team/app")
+        reference.parse(p["name"], field="name")
     loaded = imp.load_sources(p["src"], checksums=p["checksums"], platform=p["platform"], default_name=p["name"])
     if p["target"] == "registry":
         from ansible_collections.aistack.platform.plugins.module_utils.images.registry import RegistryClient

@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import posixpath
 import tarfile
 import zlib
 
@@ -171,6 +172,44 @@ def target_reference(ref, registry=None, project=None, flatten=False):
     _domain, _path, tag, digest = split_reference(ref)
     repo = target_repository(ref, registry, project, flatten)
     return "%s:%s" % (repo, tag) if tag else "%s@%s" % (repo, digest)
+
+
+def member_problem(name, linkname=None, symlink=False, hardlink=False):
+    """Why a tar member would leave the directory it is extracted into, or None.
+
+    Refused: absolute names, names that climb out with '..', symbolic links whose target (relative to the
+    link's own directory) is absolute or climbs out, hard links whose target (relative to the archive's root)
+    does. The reader never extracts, but an archive shaped to escape is not an image archive to trust.
+    """
+    if not name:
+        return "a member has an empty name"
+    if "\0" in name:
+        return "member name %r contains a NUL byte" % name
+    if name.startswith("/"):
+        return "member '%s' has an absolute path" % name
+    clean = posixpath.normpath(name)
+    if clean == ".." or clean.startswith("../"):
+        return "member '%s' leaves the extraction directory ('..')" % name
+    if symlink or hardlink:
+        kind = "symbolic link" if symlink else "hard link"
+        target = linkname or ""
+        if not target:
+            return "%s '%s' has an empty target" % (kind, name)
+        if target.startswith("/"):
+            return "%s '%s' points at the absolute path '%s'" % (kind, name, target)
+        base = posixpath.dirname(clean) if symlink else ""
+        resolved = posixpath.normpath(posixpath.join(base, target))
+        if resolved == ".." or resolved.startswith("../"):
+            return "%s '%s' points outside the extraction directory ('%s')" % (kind, name, target)
+    return None
+
+
+def check_member(path, info):
+    """Fail (naming the archive) when a tar member would leave the extraction directory."""
+    problem = member_problem(info.name, info.linkname, info.issym(), info.islnk())
+    if problem:
+        _fail(path, problem, "recreate the archive with relative member names inside it (docker save / "
+                             "skopeo copy oci-archive:...), or do not import an archive of unknown origin")
 
 
 class MemberInfo(object):
@@ -586,6 +625,7 @@ def index_archive(path, hash_raw=False):
             if kind == "none" and not hash_raw:
                 with tarfile.open(fileobj=raw, mode="r:") as tar:
                     for info in tar:
+                        check_member(path, info)
                         if not info.isreg():
                             continue
                         if info.offset_data + info.size > file_size:
@@ -597,6 +637,7 @@ def index_archive(path, hash_raw=False):
                 kind, stream = open_decompressed(path, hasher, kind)
                 with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
                     for info in tar:
+                        check_member(path, info)
                         if info.isreg():
                             note(info, _MemberReader(tar.extractfile(info), info.size), True)
                 # read what follows the end-of-archive marker, so the digest covers the whole file

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 
+from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.images import archive as ia
 
@@ -115,7 +116,8 @@ def assign_targets(loaded, to_ref):
         for image in images:
             try:
                 target = to_ref(image.ref)
-            except ValueError as exc:
+                reference.parse(target, field="src")
+            except (ValueError, AistackError) as exc:
                 raise AistackError("archive '%s': image name '%s' is invalid: %s" % (index.path, image.ref, exc),
                                    field="src", fix="re-tag the image before saving it")
             if target in seen and seen[target][1] != image.digest:
@@ -138,8 +140,10 @@ def import_images(target, loaded, check_mode=False):
     """Import ``loaded`` archives into a target (``RegistryTarget``, ``ContainerdTarget``, ``ImagesDirTarget``):
     plan what each image needs, report it, and write only outside check mode and only when something changes.
     Returns ``(changed, results)``."""
+    # every target name is checked before the target is touched (prepare() opens the connection)
+    assigned = assign_targets(loaded, target.name_for)
     target.prepare()
-    plans = target.plan(assign_targets(loaded, target.name_for))
+    plans = target.plan(assigned)
     results = [image_result(p["index"], p["image"], p["target"], "skipped" if p["skip"] else "imported",
                             p["upload"], p["present"], p.get("previous")) for p in plans]
     changed = any(not p["skip"] for p in plans)
