@@ -433,9 +433,9 @@ options:
     description:
       - Helm values files (YAML mappings) on the host the module runs on, merged in order over the values the
         typed options render and under O(extra_values).
-      - Merge order, as Helm sees it - the chart's defaults, the typed options, O(values_files) in order,
+      - "Merge order, as Helm sees it: the chart's defaults, the typed options, O(values_files) in order,
         O(extra_values); a null removes a key. The field rules are checked on the merged result, each problem
-        naming the file, for example C(values_files[0]: image.tag).
+        naming the file, for example C(values_files[0]: image.tag)."
       - The files' content becomes part of the release values, so a change in a file upgrades the release.
     type: list
     elements: path
