@@ -79,7 +79,6 @@ def test_parse_invalid_names_field_and_fix(ref, words):
         r.parse(ref, field="extra_values.image.tag")
     assert info.value.field == "extra_values.image.tag"
     assert info.value.fix
-    import re
     assert re.search(words, str(info.value)), str(info.value)
 
 

@@ -490,17 +490,17 @@ class Merged(object):
         return "%s: %s" % (layer.route_fix(), fix)
 
 
-def _walk(node, path=()):
-    """(path, value) of every node below ``node``, maps and lists included."""
-    yield path, node
+def _walk(node, path=(), out=None):
+    """[(path, value)] of ``node`` and every node below it, maps and lists included."""
+    out = [] if out is None else out
+    out.append((path, node))
     if isinstance(node, dict):
         for key in sorted(node, key=str):
-            for item in _walk(node[key], path + (key,)):
-                yield item
+            _walk(node[key], path + (key,), out)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            for item in _walk(value, path + (index,)):
-                yield item
+            _walk(value, path + (index,), out)
+    return out
 
 
 def _check_reference(p, m, path, repository, tag, digest):
