@@ -90,8 +90,7 @@ BAD = {
         "extra": ({"image": {"tag": "latest"}}, "extra_values.image.tag"),
     },
     "image_unpinned": {
-        "chart": ({"sidecar": {"image": {"repository": "busybox", "tag": ""}}},
-                  "chart.path values.yaml: sidecar.image.tag"),
+        "chart": ({"sidecar": {"image": "busybox"}}, "chart.path values.yaml: sidecar.image"),
         "typed": (None, "image.tag", {"image": {"tag": None}}),
         "file": ({"image": {"tag": None}}, "values_files[0]: image.tag"),
         "extra": ({"image": {"tag": ""}}, "extra_values.image.tag"),
@@ -201,6 +200,15 @@ def test_every_rule_has_a_case():
     assert names == set(covered)
     for rule in covered.values():
         assert {"file", "extra"} <= set(BAD[rule])
+
+
+def test_a_charts_own_empty_default_tag_is_its_app_version(tmp_path):
+    """An upstream chart's empty tag default means its appVersion (pinned by the chart version); a values file
+    emptying it is refused."""
+    params = base(chart={"path": chart_with(tmp_path, {"sidecar": {"image": {"repository": "busybox", "tag": ""}}})})
+    tpolicy.validate(params)
+    params["extra_values"] = {"sidecar": {"image": {"tag": "latest"}}}
+    refused(params, "extra_values.sidecar.image.tag")
 
 
 def test_packaged_chart_defaults_are_read(tmp_path):

@@ -519,6 +519,9 @@ def _check_reference(p, m, path, repository, tag, digest):
         p.add(m.field(tag_path), "'latest' is not a pinned version.",
               m.fix(tag_path, "pin an exact tag (e.g. 1.4.3) or set a digest"))
     elif tag in (None, "") and not digest:
+        layer = m.layer(tag_path)
+        if path != ("image",) and layer is not None and layer.route == ROUTE_CHART:
+            return  # a chart's own empty default tag means its appVersion, pinned by the chart version
         p.add(m.field(tag_path, dotted(tag_path)), "is empty in the merged values: the image would float.",
               m.fix(tag_path, "pin an exact tag (e.g. 1.4.3) or set a digest"))
 
