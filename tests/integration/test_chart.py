@@ -190,19 +190,47 @@ def psa_image(kubeconfig):
     return {"repository": PSA_REPO, "tag": "1.0.0"}
 
 
+def _restricted_pod(namespace, name, image, command, env=None, labels=None, service_links=None):
+    spec = {"restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
+                            "env": [{"name": k, "value": v} for k, v in sorted((env or {}).items())],
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
+                                          "limits": {"cpu": "100m", "memory": "32Mi"}},
+                            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}
+    if service_links is not None:
+        spec["enableServiceLinks"] = service_links
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}}, "spec": spec}
+
+
+def _fetch(kubectl, namespace, image, url):
+    """A one-shot restricted pod that GETs url; its output."""
+    name = "get-" + uuid.uuid4().hex[:6]
+    kubectl("apply", "-f", "-", input=json.dumps(_restricted_pod(namespace, name, image, ["/demohttp", "get", url])))
+    kubectl("wait", "-n", namespace, "pod/" + name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=120s",
+            check=False)
+    logs = kubectl("logs", "-n", namespace, name, check=False).stdout
+    kubectl("delete", "-n", namespace, "pod/" + name, "--wait=false", check=False)
+    return logs
+
+
 def test_installs_under_restricted_pod_security(collection_env, kubectl, namespace, tmp_path, psa_image):
     """In a namespace that enforces the `restricted` Pod Security level the chart's pods are admitted and
-    become Ready, without service-link variables; the same namespace refuses a pod that is not restricted
-    (so the admission really is enforced)."""
+    become Ready, without service-link variables; the same namespace refuses a pod that is not restricted, and a
+    pod with service links does get them (so both checks can fail)."""
     kubectl("create", "namespace", namespace)
     kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
             "pod-security.kubernetes.io/warn=restricted")
-    # another Service in the namespace: with service links its <NAME>_PORT variables would be injected
+    # a Service named langflow: with service links, LANGFLOW_PORT=tcp://<ip>:7860 lands in every pod
     kubectl("create", "service", "clusterip", "langflow", "--tcp=7860:7860", "-n", namespace)
+    image = "%s:%s" % (psa_image["repository"], psa_image["tag"])
     values = {
         "fullnameOverride": "psa-demo-dev",
         "image": psa_image,
         "containerPort": 8080,
+        # Kubernetes expands $(VAR) from the container's env and the service-link variables: the pod reports it
+        "env": {"NAME": "$(LANGFLOW_PORT)"},
         "persistence": {"enabled": True, "size": "64Mi"},
         "probes": {"liveness": {"initialDelaySeconds": 2, "periodSeconds": 2},
                    "readiness": {"initialDelaySeconds": 1, "periodSeconds": 2}},
@@ -219,14 +247,24 @@ def test_installs_under_restricted_pod_security(collection_env, kubectl, namespa
         ready = [c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"]
         assert ready and ready[0]["status"] == "True", pod["status"]
         assert pod["spec"]["enableServiceLinks"] is False
-        env = [e["name"] for c in pod["spec"]["containers"] for e in c.get("env") or []]
-        assert not [name for name in env if name.startswith("LANGFLOW_")]
     events = kubectl("get", "events", "-n", namespace, "-o", "json").stdout
     assert "violates PodSecurity" not in events
+    out = _fetch(kubectl, namespace, image, "http://psa-demo-dev.%s.svc.cluster.local/" % namespace)
+    assert "name=$(LANGFLOW_PORT)" in out, out  # not expanded: no service-link variable in the pod
 
-    # negative control: a pod outside the restricted level is refused by the same namespace
+    # negative control 1: a pod with service links gets LANGFLOW_PORT (the check above can fail)
+    linked = _restricted_pod(namespace, "linked", image, ["/demohttp", "serve"], env={"NAME": "$(LANGFLOW_PORT)"},
+                             service_links=True)
+    linked["spec"]["restartPolicy"] = "Always"
+    kubectl("apply", "-f", "-", input=json.dumps(linked))
+    kubectl("wait", "-n", namespace, "pod/linked", "--for=condition=Ready", "--timeout=120s")
+    ip = kubectl("get", "-n", namespace, "pod/linked", "-o", "jsonpath={.status.podIP}").stdout.strip()
+    out = _fetch(kubectl, namespace, image, "http://%s:8080/" % ip)
+    assert "name=tcp://" in out, out
+
+    # negative control 2: a pod outside the restricted level is refused by the same namespace
     bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "not-restricted", "namespace": namespace},
-           "spec": {"containers": [{"name": "c", "image": "%s:%s" % (psa_image["repository"], psa_image["tag"]),
+           "spec": {"containers": [{"name": "c", "image": image,
                                     "securityContext": {"allowPrivilegeEscalation": True}}]}}
     proc = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
     assert proc.returncode != 0 and "PodSecurity" in proc.stderr, proc.stderr + proc.stdout
