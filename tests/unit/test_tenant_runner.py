@@ -339,3 +339,33 @@ def test_secret_values_stored_and_referenced():
     data = kube.get("v1", "Secret", "team-a-svc-dev-env", "team-a-dev")["data"]
     assert base64.b64decode(data["LANGFLOW_SUPERUSER_PASSWORD"]).decode() == "Sup3r-Vault"
     assert not run(kube, p)[0]["changed"]
+
+
+def test_values_files_reach_helm_between_typed_options_and_extra_values(tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("podAnnotations: {team: a, from: first}\nimage: {tag: 1.0.1}\n")
+    second.write_text("podAnnotations: {from: second}\n")
+    kube = MemKube()
+    p = params(values_files=[str(first), str(second)], extra_values={"podAnnotations": {"extra": "yes"}})
+    result, _unused, helm = run(kube, p)
+    sent = helm.calls[0][2]
+    assert sent["podAnnotations"] == {"team": "a", "from": "second", "extra": "yes"}
+    assert sent["image"]["tag"] == "1.0.1"
+    # unchanged files: no change; a changed file: an upgrade naming the changed value
+    again, _unused, helm2 = run(kube, p)
+    assert not again["changed"] and not helm2.calls
+    second.write_text("podAnnotations: {from: edited}\n")
+    edited, _unused, _helm = run(kube, p, check=True)
+    assert edited["changed"] and edited["changes"] == ["values.podAnnotations.from"]
+    assert edited["values_digest"] != result["values_digest"]
+
+
+def test_a_values_file_breaking_a_rule_touches_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("image: {tag: latest}\n")
+    kube = MemKube()
+    helm = FakeHelm(kube)
+    with pytest.raises(AistackError) as info:
+        run(kube, params(values_files=[str(bad)]), helm=helm)
+    assert info.value.field == "values_files[0]: image.tag"
+    assert not kube.writes and not helm.calls
