@@ -295,3 +295,10 @@ def test_layers_do_not_mutate_their_inputs(tmp_path):
     before = copy.deepcopy(extra)
     tpolicy.validate(base(extra_values=extra))
     assert extra == before
+
+
+def test_grammar_problem_from_a_values_file_reads_once(tmp_path):
+    err = refused(base(values_files=[values_file(tmp_path, {"image": {"repository": "Team/App"}})]),
+                  "values_files[0]: image.repository")
+    line = [item for item in err.details["problems"] if item.startswith("values_files[0]: image.repository")][0]
+    assert line.count("image.repository") == 1, line

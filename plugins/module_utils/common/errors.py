@@ -17,6 +17,7 @@ class AistackError(Exception):
     def __init__(self, message, field=None, fix=None, **details):
         self.field = field
         self.fix = fix
+        self.message = message
         self.details = details
         parts = []
         if field:

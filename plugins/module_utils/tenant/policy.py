@@ -192,7 +192,7 @@ def _field_ok(p, check, value, field):
     try:
         check(value, field)
     except AistackError as err:
-        p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+        p.add(err.field, err.message, err.fix)
         return False
     return True
 
@@ -513,7 +513,7 @@ def _check_reference(p, m, path, repository, tag, digest):
         if tag not in (None, ""):
             reference.validate_tag(tag, m.field(tag_path))
     except AistackError as err:
-        p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+        p.add(err.field, err.message, err.fix)
         return
     if tag not in (None, "") and str(tag).strip().lower() == "latest":
         p.add(m.field(tag_path), "'latest' is not a pinned version.",
@@ -538,7 +538,7 @@ def _rule_images(p, m, env, names):
             try:
                 parts = reference.parse(node, m.field(path))
             except AistackError as err:
-                p.add(err.field, str(err).split(": ", 1)[-1].split(" Fix: ")[0], err.fix)
+                p.add(err.field, err.message, err.fix)
                 continue
             if (parts["tag"] or "").lower() == "latest" or (not parts["tag"] and not parts["digest"]):
                 p.add(m.field(path), "'%s' is not pinned (no tag, or 'latest')." % node,
