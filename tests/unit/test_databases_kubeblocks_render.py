@@ -178,6 +178,7 @@ def test_consumers_job_creates_vector_without_clear_passwords(full):
     jobs = find(objs, "Job")
     assert len(jobs) == 1 and jobs[0]["metadata"]["name"].startswith("aistack-pg-consumers-")
     container = jobs[0]["spec"]["template"]["spec"]["containers"][0]
+    assert jobs[0]["spec"]["template"]["spec"]["enableServiceLinks"] is False
     assert container["image"] == "pgvector/pgvector:0.8.0-pg17"
     env = {e["name"]: e for e in container["env"]}
     assert env["PGHOST"]["value"] == "pg-postgresql.platform.svc.cluster.local"

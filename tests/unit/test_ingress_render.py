@@ -32,7 +32,7 @@ def test_defaults_pinned_upstream_image_service_mode(tmp_path):
     pod = dep["spec"]["template"]["spec"]
     ctr = pod["containers"][0]
     assert ctr["image"] == "docker.io/library/traefik:v3.6.12"
-    assert "hostNetwork" not in pod
+    assert "hostNetwork" not in pod and pod["enableServiceLinks"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 65532
     assert ctr["securityContext"]["readOnlyRootFilesystem"] is True
     assert ctr["resources"]["limits"] and ctr["resources"]["requests"]

@@ -27,6 +27,7 @@ def test_defaults_tracing_and_firebase(tmp_path):
                         langgraph_worker_firebase_database_url="https://demo.firebaseio.com")
     assert proc.returncode == 0, proc.stdout[-3000:]
     dep = kind(objs, "Deployment")[0]
+    assert dep["spec"]["template"]["spec"]["enableServiceLinks"] is False
     c = dep["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in c["env"]}
     assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "http/protobuf"

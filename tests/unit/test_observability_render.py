@@ -77,6 +77,9 @@ def test_light_dev_sqlite_and_prd_postgres(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     phoenix = by_kind(objs, "Deployment", "phoenix")[0]["spec"]["template"]["spec"]
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "phoenix-data"}} in phoenix["volumes"]
+    for obj in objs:
+        if obj["kind"] in ("Deployment", "DaemonSet", "StatefulSet"):
+            assert obj["spec"]["template"]["spec"]["enableServiceLinks"] is False, obj["metadata"]["name"]
     env = {e["name"]: e for e in phoenix["containers"][0]["env"]}
     assert "PHOENIX_SQL_DATABASE_URL" not in env and env["PHOENIX_WORKING_DIR"]["value"] == "/data"
     svc = by_kind(objs, "Service", "phoenix")[0]
