@@ -257,13 +257,25 @@ def test_absent_keeps_claims_unless_purged(run_module, kubectl, collection_env, 
 
 # --------------------------------------------------------------------------- bad inputs
 
+VALUES_DIR = tempfile.mkdtemp(prefix="helm-tenant-values-")
+with open(os.path.join(VALUES_DIR, "latest.yaml"), "w") as _handle:
+    _handle.write("image: {tag: latest}\n")
+with open(os.path.join(VALUES_DIR, "credential.yaml"), "w") as _handle:
+    _handle.write("config: {ADMIN_PASSWORD: hunter2}\n")
+
 BAD_INPUTS = [
     ("image.tag", {"image": {"repository": REPO, "tag": "latest"}}, "dev"),
     ("image.tag", {"image": {"repository": REPO, "tag": ""}}, "dev"),
     ("database.type", {"database": {"type": "sqlite", "name": "x"}}, "prd"),
     ("persistence.enabled", {"persistence": {"enabled": False}}, "prd"),
     ("resources.limits.cpu", {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}, "stg"),
-    ("extra_values", {"extra_values": {"auth": {"adminPassword": "hunter2"}}}, "dev"),
+    ("extra_values.auth.adminPassword", {"extra_values": {"auth": {"adminPassword": "hunter2"}}}, "dev"),
+    ("extra_values.image.tag", {"extra_values": {"image": {"tag": "latest"}}}, "dev"),
+    ("values_files[0]: image.tag", {"values_files": [os.path.join(VALUES_DIR, "latest.yaml")]}, "dev"),
+    ("values_files[0]: config.ADMIN_PASSWORD", {"values_files": [os.path.join(VALUES_DIR, "credential.yaml")]},
+     "dev"),
+    ("extra_values.securityContext.allowPrivilegeEscalation",
+     {"extra_values": {"securityContext": {"allowPrivilegeEscalation": True}}}, "dev"),
     ("env.OPENAI_API_KEY", {"env": {"OPENAI_API_KEY": "sk-live"}}, "dev"),
     ("database.password_secret", {"database": {"type": "postgresql", "host": "h", "name": "n", "user": "u",
                                                "password_secret": {"name": "missing-secret"}}}, "dev"),
