@@ -302,3 +302,7 @@ def test_grammar_problem_from_a_values_file_reads_once(tmp_path):
                   "values_files[0]: image.repository")
     line = [item for item in err.details["problems"] if item.startswith("values_files[0]: image.repository")][0]
     assert line.count("image.repository") == 1, line
+
+
+def test_rollout_triggers_keyed_by_secret_names_are_no_credentials():
+    tpolicy.validate(base(extra_values={"rolloutTriggers": {"secret/phoenix-api-key": "123", "flows": "sha256:0"}}))

@@ -601,8 +601,8 @@ def _rule_credentials(p, m, env, names):
     """Field rule 5: no credential in the values (they are stored in the release, readable by its readers)."""
     fix = "store it in a Secret and reference it with secret_env (secretKeyRef) or database.password"
     for path, node in _walk(m.values):
-        if path and path[0] == "aistack":
-            continue
+        if path and path[0] in ("aistack", "rolloutTriggers"):
+            continue  # bookkeeping: digests and resourceVersions keyed by Secret names, never a credential
         if isinstance(node, dict) and isinstance(node.get("name"), str) and is_sensitive_name(node["name"]) \
                 and isinstance(node.get("value"), str) and node["value"]:
             vpath = path + ("value",)
