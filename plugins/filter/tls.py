@@ -17,5 +17,6 @@ class FilterModule(object):
             "tls_problems": _wrap(tls.problems),
             "tls_certificates": _wrap(tls.certificates),
             "tls_plan": _wrap(tls.plan),
-            "tls_secret": _wrap(tls.secret),
+            "tls_ca_problems": _wrap(tls.ca_problems),
+            "tls_secrets": _wrap(tls.secrets),
         }

@@ -230,3 +230,11 @@ def test_secret_round_trips_through_plan():
     assert obj["type"] == "kubernetes.io/tls" and obj["metadata"]["labels"]["aistack.io/tls"] == "ingress"
     assert sorted(obj["data"]) == ["ca.crt", "tls.crt", "tls.key"]
     assert _plan([obj])[0]["action"] == "keep"
+
+
+def test_secrets_pairs_entries_with_their_certificates_and_keys():
+    cert, key = _leaf(CA, ["app.x"])
+    [obj] = tls.secrets(WANTED, [_pem_cert(cert)], [_pem_key(key)], CA_PEM)
+    assert obj["metadata"]["name"] == "app-tls"
+    with pytest.raises(tls.AistackError, match="tls_secrets: got 1 certificates, 0 certificates"):
+        tls.secrets(WANTED, [], [], CA_PEM)

@@ -279,3 +279,13 @@ def secret(item, certificate, private_key, ca_certificate, labels=None):
             "metadata": {"name": item["name"], "namespace": item["namespace"], "labels": meta_labels,
                          "annotations": {"aistack.io/tls-hosts": ",".join(item["hosts"])}},
             "data": {"tls.crt": b64(certificate), "tls.key": b64(private_key), "ca.crt": b64(ca_certificate)}}
+
+
+def secrets(items, certificates, private_keys, ca_certificate, labels=None):
+    """The Secrets of several issued certificates: ``items[i]`` with ``certificates[i]`` and ``private_keys[i]``."""
+    items, certificates, private_keys = list(items or []), list(certificates or []), list(private_keys or [])
+    if not len(items) == len(certificates) == len(private_keys):
+        raise AistackError("got %d certificates, %d certificates and %d keys." % (len(items), len(certificates),
+                                                                                  len(private_keys)),
+                           field="tls_secrets", fix="give one certificate and one key per planned entry")
+    return [secret(i, c, k, ca_certificate, labels) for i, c, k in zip(items, certificates, private_keys)]
