@@ -192,7 +192,7 @@ def test_ca_certificates_https_redirect_renewal(images, run_playbook, tmp_path, 
                                "subjectAltName"], capture_output=True, text=True, check=True).stdout
         assert "DNS:%s" % host in sans, sans
         # Negative control: another CA does not verify it.
-        other_ca, _ = _vault_ca()
+        other_ca = _vault_ca()[0]
         (tmp_path / "other.crt").write_text(other_ca)
         assert subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "other.crt"), str(tmp_path / "leaf.crt")],
                               capture_output=True, check=False).returncode != 0

@@ -203,7 +203,7 @@ def test_another_issuer_is_reissued():
 
 
 def test_a_key_that_is_not_the_certificates_is_reissued():
-    cert, _ = _leaf(CA, ["app.x"])
+    cert = _leaf(CA, ["app.x"])[0]
     assert _plan([_secret("t", "app-tls", cert, _key())])[0]["reason"] == "key does not match the certificate"
 
 

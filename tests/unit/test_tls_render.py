@@ -46,7 +46,7 @@ def test_redirect_on_the_nodes_network_goes_to_websecure(tmp_path):
 
 
 def test_redirect_without_websecure_is_refused(tmp_path):
-    proc, _ = render_ingress(tmp_path, ingress_http_redirect=True, ingress_websecure_enabled=False)
+    proc = render_ingress(tmp_path, ingress_http_redirect=True, ingress_websecure_enabled=False)[0]
     assert proc.returncode != 0
     assert "ingress_http_redirect needs ingress_websecure_enabled: true" in proc.stdout, proc.stdout[-3000:]
 

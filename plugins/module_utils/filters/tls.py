@@ -119,15 +119,16 @@ def problems(settings):
                    "issuer signs), got %r" % (mode,))
     for var in ("namespace", "ca_secret_name"):
         value = settings.get(var)
-        if not isinstance(value, str) or not (_DNS_LABEL.match(value) if var == "namespace"
-                                               else _DNS_SUBDOMAIN.match(value) and len(value) <= 253):
+        pattern = _DNS_LABEL if var == "namespace" else _DNS_SUBDOMAIN
+        if not isinstance(value, str) or not pattern.match(value) or len(value) > 253:
             out.append("tls_%s must be a DNS name such as aistack-%s, got %r"
                        % (var, "system" if var == "namespace" else "ca", value))
     for name in settings.get("only_namespaces") or []:
         if not isinstance(name, str) or not _DNS_LABEL.match(name):
             out.append("tls_only_namespaces must list namespace names (DNS labels), got %r" % (name,))
-    validity, renew, ca_validity = (_int(settings.get(k)) for k in ("validity_days", "renew_before_days",
-                                                                     "ca_validity_days"))
+    validity = _int(settings.get("validity_days"))
+    renew = _int(settings.get("renew_before_days"))
+    ca_validity = _int(settings.get("ca_validity_days"))
     if validity is None or not 1 <= validity <= 3650:
         out.append("tls_validity_days must be a number of days within 1-3650, got %r" % (settings.get("validity_days"),))
         validity = None
