@@ -238,3 +238,10 @@ def test_secrets_pairs_entries_with_their_certificates_and_keys():
     assert obj["metadata"]["name"] == "app-tls"
     with pytest.raises(tls.AistackError, match="tls_secrets: got 1 certificates, 0 certificates"):
         tls.secrets(WANTED, [], [], CA_PEM)
+
+
+def test_ca_problems_name_where_the_ca_came_from():
+    cert, key = _ca()
+    assert tls.ca_problems(_pem_cert(cert), _pem_key(key), "tls.crt", "tls.key") == []
+    found = tls.ca_problems(_pem_cert(cert), _pem_key(_key()), "tls.crt", "tls.key")
+    assert found == ["tls.key does not belong to tls.crt: give the CA's own key"]
