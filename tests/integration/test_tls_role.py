@@ -133,7 +133,7 @@ def _not_after(pem):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"tls_mode": "acme"}, "tls_mode must be ca"),
+    ({"tls_mode": "acme"}, "tls_mode must be one of: ca, cert_manager"),  # the argument spec says it first
     ({"tls_renew_before_days": 90}, "tls_renew_before_days (90) must be less than tls_validity_days (90)"),
     ({"tls_ca_certificate": "-----BEGIN CERTIFICATE-----"}, "tls_ca_certificate and tls_ca_private_key go together"),
     ({"tls_mode": "cert_manager"}, "tls_cert_manager_issuer must be {kind: ClusterIssuer or Issuer"),
