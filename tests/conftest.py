@@ -98,7 +98,7 @@ XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py"
                        "test_databases_compose.py", "test_registry_role.py", "test_helm_tenant.py")
 # Last: the files that run the Go-built images, which on a cold machine build in the background while the
 # rest of the suite runs (Makefile, integration); test_site waits for them after test_airgap.
-XDIST_LAST = ("test_ingress_role.py", "test_observability_loki.py")
+XDIST_LAST = ("test_ingress_role.py", "test_observability_loki.py", "test_tls_role.py")
 
 
 def xdist_group(nodeid):

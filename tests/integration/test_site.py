@@ -1,18 +1,19 @@
 """playbooks/site.yml against the embedded local site: the whole platform converges, a second run changes
 nothing, check mode with diff on the converged site reports no change, and the platform works through its
-ingress as users reach it.
+ingress as users reach it: over https with the certificates of the site CA (the tls role), http redirecting.
 
 The local site runs the images built here (tests/images/local_images.py, as `make site` does first). One
 converged site is shared by the tests of this module; they only read it.
 """
 
 import base64
+import http.client
 import json
+import socket
+import ssl
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
@@ -28,22 +29,52 @@ VAULT_PASS = ROOT / "inventories" / "local" / "vault-password.txt"
 VAULT = ["--vault-password-file", str(VAULT_PASS)]
 VAULT_FILE = ROOT / "inventories" / "local" / "group_vars" / "all" / "vault.yml"
 PORT = 18080
+HTTPS_PORT = 18443
 DOMAIN = "dev.aistack.localhost"
 PLATFORM_NAMESPACES = ("aistack-system", "observability", "langgraph", "team-demo-dev")
 RUNS = {}
 
 
-def _via_ingress(host, path, data=None, headers=None, timeout=15, method=None):
-    """GET/POST http://<host>:<PORT><path> on loopback with the Host header, as a browser on this machine."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (PORT, path), data=data,
-                                 headers=dict(headers or {}, Host=host), method=method)
+class _LoopbackHTTPS(http.client.HTTPSConnection):
+    """HTTPS to <host>:<port> connected on loopback, the host still in SNI and checked against the certificate
+    (curl --resolve host:port:127.0.0.1)."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _via_ingress(host, path, data=None, headers=None, timeout=15, method=None, verify=True):
+    """GET/POST https://<host>:<HTTPS_PORT><path> on loopback, verified against the site CA (the ConfigMap the tls
+    role publishes, read by the `site` fixture), as a browser on this machine that trusts the site CA."""
+    context = ssl.create_default_context(cafile=RUNS["ca file"])
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    headers = dict(headers or {})
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    conn = _LoopbackHTTPS(host, HTTPS_PORT, timeout=timeout, context=context)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read().decode(errors="replace")
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace")
+        conn.request(method or ("POST" if data is not None else "GET"), path, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace")
     except OSError as err:
         return None, str(err)
+    finally:
+        conn.close()
+
+
+def _via_ingress_http(host, path, method="GET"):
+    """(status, Location) of a plain http request on the web entrypoint (which redirects to https)."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+    try:
+        conn.request(method, path, body=b"a=b" if method == "POST" else None,
+                     headers={"Host": "%s:%d" % (host, PORT)})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Location")
+    finally:
+        conn.close()
 
 
 def _secret_value(kubectl, namespace, name, key):
@@ -58,7 +89,7 @@ def _ok(response):
 
 
 @pytest.fixture(scope="module")
-def site(run_playbook, kubeconfig, tmp_path_factory):
+def site(run_playbook, kubeconfig, kubectl, tmp_path_factory):
     """The local site converged with every secret of its vault replaced by a unique random marker (issue 14;
     secret_markers.PERSISTED keeps the vault values Langflow's database holds on to), each run with -vvv and
     --diff, its output kept for the marker search. The other tests read the marker values from the cluster."""
@@ -76,6 +107,11 @@ def site(run_playbook, kubeconfig, tmp_path_factory):
         RUNS[name + " s"] = round(time.time() - start)
         assert RUNS[name].returncode == 0, RUNS[name].stdout[-5000:] + RUNS[name].stderr[-2000:]
     print("site.yml timings: %s" % {k: v for k, v in RUNS.items() if k.endswith(" s")})
+    # The site CA's certificate as the tls role publishes it, for the https requests of these tests.
+    ca = json.loads(kubectl("get", "configmap", "aistack-ca", "-n", "aistack-system", "-o", "json").stdout)
+    RUNS["ca file"] = str(tmp_path_factory.mktemp("ca") / "ca.crt")
+    with open(RUNS["ca file"], "w", encoding="utf-8") as handle:
+        handle.write(ca["data"]["ca.crt"])
     return RUNS
 
 
@@ -160,7 +196,9 @@ def test_langflow_through_the_ingress(site, kubectl):
     status, body = _via_ingress(host, "/api/v1/flows/", headers={"Authorization": "Bearer " + json.loads(body)["access_token"]})
     assert status == 200 and isinstance(json.loads(body), list)
     # an unknown host is not routed (the checks above could fail)
-    assert _via_ingress("nothing.%s" % DOMAIN, "/health")[0] == 404
+    # an unknown host gets Traefik's 404 (over TLS with Traefik's default certificate, which the CA does not sign)
+    assert _via_ingress("nothing.%s" % DOMAIN, "/health", verify=False)[0] == 404
+    assert _via_ingress("nothing.%s" % DOMAIN, "/health")[0] is None
 
 
 def test_langflow_keeps_its_tables_in_postgresql(site):
@@ -221,11 +259,26 @@ def test_observability_uis_through_the_ingress(site):
     assert status == 200, body[:300]
 
 
+def test_every_host_is_served_over_https_by_the_site_ca_and_http_redirects(site, kubectl):
+    hosts = sorted(rule["host"] for ns in PLATFORM_NAMESPACES for ing in json.loads(kubectl(
+        "get", "ingress", "-n", ns, "-o", "json").stdout)["items"] for rule in ing["spec"]["rules"])
+    assert {"langflow-team-demo.%s" % DOMAIN, "langflow-runtime-team-demo.%s" % DOMAIN,
+            "lightrag-platform.%s" % DOMAIN, "phoenix.aistack.localhost", "prometheus.aistack.localhost"} <= set(hosts)
+    for host in hosts:
+        # the TLS handshake verified the certificate against the site CA and the host name (else status None)
+        status, body = _via_ingress(host, "/")
+        assert status is not None, (host, body)
+    # http: 301 for GET, 308 for POST, to the same URL on https
+    assert _via_ingress_http("phoenix.aistack.localhost", "/x?y=1") == (
+        301, "https://phoenix.aistack.localhost:%d/x?y=1" % HTTPS_PORT)
+    assert _via_ingress_http("phoenix.aistack.localhost", "/x", method="POST")[0] == 308
+
+
 def test_summary_names_urls_and_secrets_never_passwords(site, kubectl):
     out = site["first"].stdout
-    assert "http://langflow-team-demo.%s:%d/" % (DOMAIN, PORT) in out
+    assert "https://langflow-team-demo.%s:%d/" % (DOMAIN, HTTPS_PORT) in out
     assert "team-demo-dev/team-demo-langflow-dev-env key LANGFLOW_SUPERUSER_PASSWORD" in out
-    assert "http://phoenix.aistack.localhost:%d/" % PORT in out
+    assert "https://phoenix.aistack.localhost:%d/" % HTTPS_PORT in out
     for name, ns, key in (("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SUPERUSER_PASSWORD"),
                           ("team-demo-langflow-dev-env", "team-demo-dev", "LANGFLOW_SECRET_KEY"),
                           ("lightrag-api", "aistack-system", "LIGHTRAG_API_KEY")):

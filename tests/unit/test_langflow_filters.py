@@ -78,6 +78,8 @@ def test_endpoint_and_summary_lines_name_the_secret_not_the_password():
         "Langflow runtime API a-langflow-runtime-dev: http://langflow-runtime-a.dev.example.test:18080/health  "
         "(user admin, password in Secret a-dev/a-langflow-runtime-dev-generated key superuser-password)",
     ]
+    assert FILTERS["endpoint_lines"]([ide], ":18443", "https")[0].startswith(
+        "Langflow IDE a-langflow-dev: https://langflow-a.dev.example.test:18443/  (")
 
 
 def test_endpoint_of_a_vaulted_password_names_the_env_secret():

@@ -30,7 +30,7 @@ NO_API_PLAYS = {("airgap_export.yml", "Export the airgap bundle"), ("preflight.y
                 ("registry.yml", "Site registry on a host"), ("registry.yml", "Node mirror configuration")}
 LAYER_SWITCHES = {"registry.yml": "aistack_registry_enabled", "ingress.yml": "aistack_ingress_enabled",
                   "databases.yml": "aistack_databases_enabled", "observability.yml": "aistack_observability_enabled",
-                  "network_policies.yml": "aistack_network_policies_enabled"}
+                  "network_policies.yml": "aistack_network_policies_enabled", "tls.yml": "aistack_tls_enabled"}
 
 
 def _files(*tops, suffixes=(".yml", ".yaml", ".j2")):
@@ -100,7 +100,8 @@ def test_role_variables_carry_the_role_prefix(role):
 def test_layers_switch_on_aistack_layer_enabled():
     for name, switch in LAYER_SWITCHES.items():
         text = (ROOT / "playbooks" / name).read_text()
-        assert "%s | default(true) | bool" % switch in text, name
+        default = str(DEFAULTS.get(switch, True)).lower()
+        assert "%s | default(%s) | bool" % (switch, default) in text, name
         assert set(re.findall(r"\b([a-z0-9_]+_enabled)\b", text)) == {switch}, name
 
 

@@ -8,7 +8,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-def endpoint_lines(endpoints, port_suffix=""):
-    """Summary lines "<what>: http://<host><port><path>  (<login>)", in the order the roles recorded them."""
-    return ["%s: http://%s%s%s  (%s)" % (e["what"], e["host"], port_suffix, e.get("path") or "/", e.get("login") or "")
+def endpoint_lines(endpoints, port_suffix="", scheme="http"):
+    """Summary lines "<what>: <scheme>://<host><port><path>  (<login>)", in the order the roles recorded them."""
+    return ["%s: %s://%s%s%s  (%s)" % (e["what"], scheme, e["host"], port_suffix, e.get("path") or "/",
+                                       e.get("login") or "")
             for e in endpoints or [] if e.get("host")]
