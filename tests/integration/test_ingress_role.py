@@ -29,7 +29,7 @@ IMAGE = "aistack.local/traefik:" + TRAEFIK_VERSION
 WEB_PORT, PING_PORT, METRICS_PORT = 28080, 28081, 29100
 
 
-def _port_free(port):
+def port_free(port):
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -91,7 +91,8 @@ def _get(host, port=WEB_PORT, path="/"):
         conn.close()
 
 
-def _backend(ns, host, cls, marker, image):
+def backend_workload(ns, marker, image):
+    """The demohttp Deployment and Service every Ingress of these tests routes to (test_tls_role uses it too)."""
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
                   "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
                       "metadata": {"labels": {"app": "web"}},
@@ -104,18 +105,26 @@ def _backend(ns, host, cls, marker, image):
                                         "limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
                "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+    return [deployment, service]
 
-    def ingress(name, ingress_host, ingress_class):
-        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns},
-                "spec": {"ingressClassName": ingress_class, "rules": [{"host": ingress_host, "http": {"paths": [{
-                    "path": "/", "pathType": "Prefix",
-                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
 
+def backend_ingress(ns, name, host, cls, tls_secret=""):
+    """An Ingress of class cls routing host to the backend; with tls_secret, its spec.tls names that Secret."""
+    spec = {"ingressClassName": cls, "rules": [{"host": host, "http": {"paths": [{
+        "path": "/", "pathType": "Prefix",
+        "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+    if tls_secret:
+        spec["tls"] = [{"hosts": [host], "secretName": tls_secret}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name, "namespace": ns},
+            "spec": spec}
+
+
+def _backend(ns, host, cls, marker, image):
     other = "other-" + host
-    return {"apiVersion": "v1", "kind": "List", "items": [
-        deployment, service, ingress("web", host, cls),
+    return {"apiVersion": "v1", "kind": "List", "items": backend_workload(ns, marker, image) + [
+        backend_ingress(ns, "web", host, cls),
         # Same backend, another class: this controller must not serve it.
-        ingress("web-other-class", other, cls + "-other")]}, other
+        backend_ingress(ns, "web-other-class", other, cls + "-other")]}, other
 
 
 def _cluster_objects(kubectl, ns, cls):
@@ -146,7 +155,7 @@ def test_bad_inputs_fail_before_anything_exists(run_playbook, playbook, namespac
 
 def test_converge_route_by_host_and_absent(traefik_image, images, run_playbook, playbook, namespace, kubectl):
     for port in (WEB_PORT, PING_PORT, METRICS_PORT):
-        assert _port_free(port), "loopback port %d is taken on this machine; the test needs it" % port
+        assert port_free(port), "loopback port %d is taken on this machine; the test needs it" % port
     cls = namespace + "-traefik"
     team = "team-" + uuid.uuid4().hex[:6]
     host = "langflow-%s.dev.aistack.localhost" % team

@@ -9,7 +9,6 @@ touched, naming the variable and the fix."""
 import base64
 import datetime
 import json
-import socket
 import subprocess
 import uuid
 
@@ -21,20 +20,10 @@ from cryptography.x509.oid import NameOID
 
 from conftest import converge_sequence, targets_local_cluster, wait_until
 
-from test_ingress_role import IMAGE, TRAEFIK_VERSION
+from test_ingress_role import IMAGE, TRAEFIK_VERSION, backend_workload, backend_ingress, port_free
 
 # Loopback ports of this test (the local site uses 18080/18443/18081/19100, test_ingress_role 28080/...).
 WEB_PORT, WEBSECURE_PORT, PING_PORT, METRICS_PORT = 38080, 38443, 38081, 39100
-
-
-def _port_free(port):
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _playbook(tmp_path, role):
@@ -65,24 +54,8 @@ def _tls_vars(ns, app_ns, ca_file, **extra):
 
 
 def _backend(ns, host, cls, marker, image):
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
-                  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
-                      "metadata": {"labels": {"app": "web"}},
-                      "spec": {"containers": [{
-                          "name": "web", "image": image, "imagePullPolicy": "Never",
-                          "env": [{"name": "NAME", "value": marker}],
-                          "ports": [{"name": "http", "containerPort": 8080}],
-                          "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2},
-                          "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                                        "limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
-               "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": ns},
-               "spec": {"ingressClassName": cls, "tls": [{"hosts": [host], "secretName": "web-tls"}],
-                        "rules": [{"host": host, "http": {"paths": [{
-                            "path": "/", "pathType": "Prefix",
-                            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
-    return {"apiVersion": "v1", "kind": "List", "items": [deployment, service, ingress]}
+    return {"apiVersion": "v1", "kind": "List", "items": backend_workload(ns, marker, image) + [
+        backend_ingress(ns, "web", host, cls, tls_secret="web-tls")]}
 
 
 def _secret(kubectl, ns, name):
@@ -153,7 +126,7 @@ def test_ca_certificates_https_redirect_renewal(images, run_playbook, tmp_path, 
     if not targets_local_cluster():
         pytest.skip("Traefik runs on the node's loopback and the test curls it from here: local cluster only")
     for port in (WEB_PORT, WEBSECURE_PORT, PING_PORT, METRICS_PORT):
-        assert _port_free(port), "loopback port %d is taken on this machine; the test needs it" % port
+        assert port_free(port), "loopback port %d is taken on this machine; the test needs it" % port
     cls = namespace + "-traefik"
     app_ns = namespace + "-app"
     host = "langflow-team-%s.dev.aistack.localhost" % uuid.uuid4().hex[:6]
