@@ -86,7 +86,8 @@ node_ip() {
 host_packages() {
   local missing=()
   for cmd in containerd:containerd runc:runc ctr:containerd iptables:iptables conntrack:conntrack \
-             debootstrap:debootstrap socat:socat openssl:openssl dockerd:docker.io shellcheck:shellcheck skopeo:skopeo docker-registry:docker-registry; do
+             debootstrap:debootstrap socat:socat openssl:openssl dockerd:docker.io shellcheck:shellcheck skopeo:skopeo docker-registry:docker-registry \
+             ssh-keygen:openssh-client; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd##*:}")
   done
   [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)

@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "build" / "collections"
 CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
 
-pytestmark = pytest.mark.skipif(not it.LocalRegistry.available() or not os.path.exists("/usr/bin/skopeo"),
-                                reason="needs Debian's docker-registry and skopeo")
+pytestmark = pytest.mark.skipif(not it.LocalRegistry.available() or not os.path.exists("/usr/bin/skopeo")
+                                or not shutil.which("ssh-keygen"),
+                                reason="needs Debian's docker-registry, skopeo and ssh-keygen")
 
 IMPORT_PLAYBOOK = """
 - name: Import the bundle (the registry part of playbooks/airgap_import.yml)
@@ -56,6 +57,18 @@ def playbook(path, extra, check=False):
                 recap[key] = int(value)
     proc.recap = recap
     return proc
+
+
+def make_signer(directory, name="build"):
+    """An ed25519 key pair in ``directory`` that signs bundles: {key (private key path), pub (its public line),
+    trusted (the airgap_trusted_signers entry), fingerprint}."""
+    key = Path(str(directory)) / ("%s-bundle-key" % name)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "%s@connected" % name, "-f", str(key)],
+                   check=True, capture_output=True)
+    pub = Path(str(key) + ".pub").read_text().strip()
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(key) + ".pub"], check=True, capture_output=True,
+                                 text=True).stdout.split()[1]
+    return dict(key=str(key), pub=pub, trusted=dict(name=name, key=pub), fingerprint=fingerprint)
 
 
 def chart_tgz(path, name="demo", version="0.1.0"):
@@ -126,7 +139,8 @@ def test_export_then_import(tmp_path, registries, k3s_release):
     chart = tmp_path / "demo-0.1.0.tgz"
     chart_tgz(str(chart))
     bundle = tmp_path / "bundle"
-    export_vars = dict(aistack_images=refs, airgap_image_vars=[], airgap_bootstrap_images=[],
+    signer = make_signer(tmp_path)
+    export_vars = dict(airgap_signing_key=signer["key"], aistack_images=refs, airgap_image_vars=[], airgap_bootstrap_images=[],
                        aistack_charts=[dict(name="demo", version="0.1.0", path=str(chart))],
                        aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False,
                        k3s_version=k3s_version, airgap_k3s_release=True, airgap_k3s_release_base_url=k3s_base)
@@ -153,7 +167,8 @@ def test_export_then_import(tmp_path, registries, k3s_release):
     import_pb.write_text(IMPORT_PLAYBOOK)
     charts_dir = tmp_path / "charts"
     import_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address,
-                       aistack_registry_project="site", aistack_charts_dir=str(charts_dir))
+                       aistack_registry_project="site", aistack_charts_dir=str(charts_dir),
+                       airgap_trusted_signers=[signer["trusted"]])
     recaps = []
     for check in (True, False, True, False):
         proc = playbook(import_pb, import_vars, check=check)
@@ -202,8 +217,10 @@ def test_bootstrap_images_into_containerd(tmp_path, registries, tmp_path_factory
     assert it.run_module(COLLECTIONS, "aistack.platform.image_import",
                          dict(src=archive, target="registry", registry=source.address))["changed"] is True
     bundle = tmp_path / "bundle"
+    signer = make_signer(tmp_path)
     proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
                     dict(aistack_images=[], airgap_image_vars=[], airgap_bootstrap_images=[ref], aistack_charts=[],
+                         airgap_signing_key=signer["key"],
                          aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False))
     assert proc.returncode == 0, proc.stdout[-3000:]
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -214,6 +231,7 @@ def test_bootstrap_images_into_containerd(tmp_path, registries, tmp_path_factory
         pb = tmp_path / "bootstrap.yml"
         pb.write_text(IMPORT_PLAYBOOK)
         extra = dict(aistack_bundle_dir=str(bundle), airgap_bootstrap_import=True, airgap_ctr_command=["ctr"],
+                     airgap_trusted_signers=[signer["trusted"]],
                      airgap_containerd_socket=ctd.socket, airgap_node_stage_dir=str(tmp_path / "stage"),
                      airgap_become=False)
         first = playbook(pb, extra)
@@ -306,8 +324,10 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
     chart_tgz(str(chart))
     charts = [dict(name="demo", version="0.1.0", path=str(chart))]
     bundle = tmp_path / "bundle"
+    signer = make_signer(tmp_path)
     proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
                     dict(aistack_images=[ref], airgap_image_vars=[], airgap_bootstrap_images=[], aistack_charts=charts,
+                         airgap_signing_key=signer["key"],
                          aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False))
     assert proc.returncode == 0, proc.stdout[-3000:]
     source.stop()
@@ -347,7 +367,8 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
         import_pb = tmp_path / "import.yml"
         import_pb.write_text(IMPORT_PLAYBOOK)
         proc = playbook(import_pb, dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address,
-                                        aistack_registry_project="", aistack_charts_dir=str(charts_dir)))
+                                        aistack_registry_project="", aistack_charts_dir=str(charts_dir),
+                                        airgap_trusted_signers=[signer["trusted"]]))
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert site.all_tags() == ["aistack-demo/demohttp:%s" % tag]
 

@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+"""Signed airgap bundles with real tools and no cluster: the export signs SHA256SUMS (ssh-keygen -Y sign) and
+signs again only when the signature no longer verifies; the import refuses a tampered part, an untrusted signer,
+an unsigned bundle and bad trusted signers before it pushes anything, and imports a good bundle."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_airgap import COLLECTIONS, IMPORT_PLAYBOOK, ROOT, chart_tgz, make_signer, playbook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images" / "registry"))
+
+import imagetools as it  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not it.LocalRegistry.available() or not os.path.exists("/usr/bin/skopeo")
+                                or not shutil.which("ssh-keygen"),
+                                reason="needs Debian's docker-registry, skopeo and ssh-keygen")
+
+EXPORT = ROOT / "playbooks" / "airgap_export.yml"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One image in a "connected" registry, a packaged chart, a signing key, and the export variables."""
+    work = tmp_path_factory.mktemp("signing")
+    source = it.LocalRegistry(str(work / "source")).start()
+    try:
+        layer = it.Layer.from_bytes(it.tar_bytes({"app/bin": os.urandom(50000)}), str(work))
+        ref = "%s/team/signed:1.0" % source.address
+        archive = str(work / "app.tar")
+        it.write_docker_archive(archive, [ref], [layer])
+        assert it.run_module(COLLECTIONS, "aistack.platform.image_import",
+                             dict(src=archive, target="registry", registry=source.address))["changed"] is True
+        chart = work / "demo-0.1.0.tgz"
+        chart_tgz(str(chart))
+        signer = make_signer(work)
+        bundle = work / "bundle"
+        export_vars = dict(aistack_images=[ref], airgap_image_vars=[], airgap_bootstrap_images=[],
+                           aistack_charts=[dict(name="demo", version="0.1.0", path=str(chart))],
+                           aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False,
+                           airgap_signing_key=signer["key"])
+        runs = []
+        for check in (True, False, True, False):
+            proc = playbook(EXPORT, export_vars, check=check)
+            assert proc.returncode == 0, proc.stdout[-4000:]
+            runs.append(proc.recap["changed"])
+            if not runs[1:]:
+                assert not bundle.exists(), "check mode wrote the bundle"
+        yield dict(work=work, bundle=bundle, signer=signer, ref=ref, runs=runs, export_vars=export_vars)
+    finally:
+        source.stop()
+
+
+@pytest.fixture
+def site(tmp_path):
+    registry = it.LocalRegistry(str(tmp_path / "site")).start()
+    yield registry
+    registry.stop()
+
+
+def run_import(tmp_path, bundle, site, signers, **extra):
+    pb = tmp_path / "import.yml"
+    pb.write_text(IMPORT_PLAYBOOK)
+    extra_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address, aistack_registry_project="site",
+                      aistack_charts_dir=str(tmp_path / "charts"), airgap_trusted_signers=signers)
+    extra_vars.update(extra)
+    return playbook(pb, extra_vars)
+
+
+def copy_bundle(exported, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(str(exported["bundle"]), str(copy))
+    return copy
+
+
+def assert_refused(proc, site, tmp_path, *words):
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    for word in words:
+        assert word in proc.stdout, (word, proc.stdout[-3000:])
+    assert site.all_tags() == []
+    assert not (tmp_path / "charts").exists()
+
+
+def test_export_signs_once_check_apply_check_apply(exported):
+    runs = exported["runs"]
+    assert runs[0] > 0 and runs[1] > 0 and runs[2] == 0 and runs[3] == 0, runs
+    bundle, signer = exported["bundle"], exported["signer"]
+    sums = (bundle / "SHA256SUMS").read_text()
+    assert "  manifest.json\n" in sums and "  charts/demo-0.1.0.tgz\n" in sums
+    allowed = bundle.parent / "allowed"
+    allowed.write_text('build namespaces="aistack-bundle" %s\n' % signer["pub"])
+    with open(str(bundle / "SHA256SUMS"), "rb") as data:
+        verified = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", "build", "-n",
+                                   "aistack-bundle", "-s", str(bundle / "SHA256SUMS.sig")], stdin=data,
+                                  capture_output=True, text=True, check=False)
+    assert verified.returncode == 0 and signer["fingerprint"] in verified.stdout, verified
+
+
+def test_signature_is_renewed_when_it_no_longer_verifies(exported, tmp_path):
+    bundle = copy_bundle(exported, tmp_path)
+    (bundle / "SHA256SUMS.sig").write_text("damaged\n")
+    proc = playbook(EXPORT, dict(exported["export_vars"], aistack_bundle_dir=str(bundle)))
+    assert proc.returncode == 0 and proc.recap["changed"] == 1, proc.stdout[-3000:]
+    assert "Sign SHA256SUMS with airgap_signing_key" in proc.stdout
+    assert (bundle / "SHA256SUMS.sig").read_text() != "damaged\n"
+
+
+def test_untrusted_signer_refused(exported, tmp_path, site):
+    other = make_signer(tmp_path, "other")
+    proc = run_import(tmp_path, exported["bundle"], site, [other["trusted"]])
+    assert_refused(proc, site, tmp_path, "which this site does not trust", exported["signer"]["fingerprint"],
+                   "add its public key line to airgap_trusted_signers")
+
+
+def test_unsigned_bundle_refused(exported, tmp_path, site):
+    bundle = copy_bundle(exported, tmp_path)
+    (bundle / "SHA256SUMS.sig").unlink()
+    proc = run_import(tmp_path, bundle, site, [exported["signer"]["trusted"]])
+    assert_refused(proc, site, tmp_path, "is not signed (no SHA256SUMS.sig)", "airgap_signing_key")
+
+
+def test_tampered_part_with_recomputed_sums_refused(exported, tmp_path, site):
+    """The part is changed and SHA256SUMS recomputed to match it: the signature over SHA256SUMS catches it."""
+    bundle = copy_bundle(exported, tmp_path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    part = manifest["images"][0]["file"]
+    data = bytearray((bundle / part).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bundle / part).write_bytes(bytes(data))
+    sums = subprocess.run(["sha256sum", "manifest.json", "charts/demo-0.1.0.tgz", part], cwd=str(bundle),
+                          capture_output=True, text=True, check=True).stdout
+    (bundle / "SHA256SUMS").write_text(sums)
+    proc = run_import(tmp_path, bundle, site, [exported["signer"]["trusted"]])
+    assert_refused(proc, site, tmp_path, "does not match its signature by build",
+                   "the bundle was changed after it was signed")
+
+
+def test_bad_trusted_signers_refused_before_reading_the_bundle(exported, tmp_path, site):
+    proc = run_import(tmp_path, tmp_path / "no-bundle", site,
+                      [exported["signer"]["trusted"], dict(name="ops", key="ssh-ed25519 nope")])
+    assert_refused(proc, site, tmp_path, "airgap_trusted_signers[1]: the key is not valid base64", "Fix: ")
+    proc = run_import(tmp_path, tmp_path / "no-bundle", site, [])
+    assert_refused(proc, site, tmp_path, "airgap_trusted_signers is empty and airgap_require_signature is true")
+
+
+def test_good_bundle_imports(exported, tmp_path, site):
+    proc = run_import(tmp_path, exported["bundle"], site, [exported["signer"]["trusted"]])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.recap["changed"] > 0
+    assert site.all_tags() == ["site/team/signed:1.0"]
+    assert (tmp_path / "charts" / "demo-0.1.0.tgz").exists()
