@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, aistack platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for the airgap role's signed bundles; the logic is in plugins/module_utils/filters/airgap.py."""
+"""Filters for the airgap role's signed bundles and import receipts; the logic is in plugins/module_utils/filters/airgap.py."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -21,4 +21,6 @@ class FilterModule(object):
             "airgap_signature_signer": _wrap(airgap.signature_signer),
             "airgap_sums_files": _wrap(airgap.sums_files),
             "airgap_sums_problems": _wrap(airgap.sums_problems),
+            "airgap_receipt_pending": _wrap(airgap.receipt_pending),
+            "airgap_receipt_update": _wrap(airgap.receipt_update),
         }

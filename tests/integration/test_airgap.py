@@ -168,7 +168,7 @@ def test_export_then_import(tmp_path, registries, k3s_release):
     charts_dir = tmp_path / "charts"
     import_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address,
                        aistack_registry_project="site", aistack_charts_dir=str(charts_dir),
-                       airgap_trusted_signers=[signer["trusted"]])
+                       airgap_trusted_signers=[signer["trusted"]], airgap_receipt_configmap="")
     recaps = []
     for check in (True, False, True, False):
         proc = playbook(import_pb, import_vars, check=check)
@@ -368,7 +368,7 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
         import_pb.write_text(IMPORT_PLAYBOOK)
         proc = playbook(import_pb, dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address,
                                         aistack_registry_project="", aistack_charts_dir=str(charts_dir),
-                                        airgap_trusted_signers=[signer["trusted"]]))
+                                        airgap_trusted_signers=[signer["trusted"]], airgap_receipt_configmap=""))
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert site.all_tags() == ["aistack-demo/demohttp:%s" % tag]
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
-"""Signed airgap bundles with real tools and no cluster: the export signs SHA256SUMS (ssh-keygen -Y sign) and
-signs again only when the signature no longer verifies; the import refuses a tampered part, an untrusted signer,
-an unsigned bundle and bad trusted signers before it pushes anything, and imports a good bundle."""
+"""Signed airgap bundles with real tools: the export signs SHA256SUMS (ssh-keygen -Y sign) and signs again only
+when the signature no longer verifies; the import refuses a tampered part, an untrusted signer, an unsigned bundle
+and bad trusted signers before it pushes anything, and imports a good bundle. Import receipts: the import records
+what each store holds (a file; a ConfigMap on the cluster) and skips it the next time."""
 
 import json
 import os
@@ -68,7 +69,8 @@ def run_import(tmp_path, bundle, site, signers, **extra):
     pb = tmp_path / "import.yml"
     pb.write_text(IMPORT_PLAYBOOK)
     extra_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address, aistack_registry_project="site",
-                      aistack_charts_dir=str(tmp_path / "charts"), airgap_trusted_signers=signers)
+                      aistack_charts_dir=str(tmp_path / "charts"), airgap_trusted_signers=signers,
+                      airgap_receipt_configmap="", airgap_receipt_file=str(tmp_path / "receipt.json"))
     extra_vars.update(extra)
     return playbook(pb, extra_vars)
 
@@ -149,9 +151,57 @@ def test_bad_trusted_signers_refused_before_reading_the_bundle(exported, tmp_pat
     assert_refused(proc, site, tmp_path, "airgap_trusted_signers is empty and airgap_require_signature is true")
 
 
-def test_good_bundle_imports(exported, tmp_path, site):
-    proc = run_import(tmp_path, exported["bundle"], site, [exported["signer"]["trusted"]])
+def receipt_store(receipt, store):
+    return receipt["stores"][store]["files"]
+
+
+def test_good_bundle_imports_and_its_receipt_skips_it_next_time(exported, tmp_path, site):
+    signers = [exported["signer"]["trusted"]]
+    proc = run_import(tmp_path, exported["bundle"], site, signers)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert proc.recap["changed"] > 0
     assert site.all_tags() == ["site/team/signed:1.0"]
     assert (tmp_path / "charts" / "demo-0.1.0.tgz").exists()
+    manifest = json.loads((exported["bundle"] / "manifest.json").read_text())
+    (image,) = manifest["images"]
+    store = "registry/%s/site" % site.address
+    receipt = json.loads((tmp_path / "receipt.json").read_text())
+    assert list(receipt_store(receipt, store)) == [image["sha256"]]
+    record = receipt_store(receipt, store)[image["sha256"]]
+    assert record["file"] == image["file"]
+    assert [i["reference"] for i in record["images"]] == ["%s/site/team/signed:1.0" % site.address]
+    assert record["images"][0]["digest"].startswith("sha256:")
+
+    # again: the receipt says the registry holds the archive, so image_import is not even called
+    again = run_import(tmp_path, exported["bundle"], site, signers)
+    assert again.returncode == 0 and again.recap["changed"] == 0, again.stdout[-3000:]
+    task = again.stdout.split("Import the images into the site registry", 1)[1].split("TASK", 1)[0]
+    assert "(item=" not in task, task
+
+    # negative control: another registry is another store, which the receipt does not cover
+    other = it.LocalRegistry(str(tmp_path / "other")).start()
+    try:
+        proc = run_import(tmp_path, exported["bundle"], other, signers)
+        assert proc.returncode == 0 and proc.recap["changed"] > 0, proc.stdout[-3000:]
+        assert other.all_tags() == ["site/team/signed:1.0"]
+    finally:
+        other.stop()
+    receipt = json.loads((tmp_path / "receipt.json").read_text())
+    assert sorted(receipt["stores"]) == sorted("registry/%s/site" % r.address for r in (site, other))
+
+
+def test_receipt_configmap_in_the_cluster(exported, tmp_path, site, namespace, kubectl):
+    """The receipt in a ConfigMap of the cluster: written by the first import, read by the second."""
+    kubectl("create", "namespace", namespace)
+    signers = [exported["signer"]["trusted"]]
+    runs = []
+    for _unused in range(2):
+        proc = run_import(tmp_path, exported["bundle"], site, signers, airgap_receipt_file="",
+                          airgap_receipt_configmap="airgap-receipt", airgap_receipt_namespace=namespace)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        runs.append(proc.recap["changed"])
+    assert runs[0] > 0 and runs[1] == 0, runs
+    data = kubectl("get", "configmap", "airgap-receipt", "-n", namespace, "-o",
+                   "jsonpath={.data.receipt\\.json}").stdout
+    records = receipt_store(json.loads(data), "registry/%s/site" % site.address)
+    assert [i["reference"] for r in records.values() for i in r["images"]] == ["%s/site/team/signed:1.0" % site.address]

@@ -4,6 +4,7 @@ signatures (read from real ssh-keygen output where ssh-keygen is installed) and 
 
 from __future__ import absolute_import, division, print_function
 
+import json
 import shutil
 import subprocess
 
@@ -188,3 +189,49 @@ def test_sums_must_cover_the_manifest_and_its_files():
         "SHA256SUMS does not list manifest.json, so the signature does not cover the manifest.",
         "SHA256SUMS does not list charts/c-1.tgz (charts of the manifest).",
     ]
+
+
+# --- import receipts -------------------------------------------------------------------------------------------------
+
+IMAGES = [{"ref": "r/a:1", "file": "images/a.tar", "sha256": "1" * 64, "bootstrap": False},
+          {"ref": "r/b:2", "file": "images/b.tar", "sha256": "2" * 64, "bootstrap": False}]
+STORE = "registry/localhost:30500/aistack"
+
+
+def _result(entry, digest):
+    return {"images": [{"file": "/srv/bundle/" + entry["file"], "reference": "localhost:30500/aistack/" + entry["ref"],
+                        "digest": digest, "action": "imported"}]}
+
+
+def test_no_receipt_means_everything_is_pending():
+    for nothing in (None, "", {}):
+        assert airgap.receipt_pending(nothing, STORE, IMAGES) == IMAGES
+
+
+def test_update_records_per_store_and_pending_skips_it():
+    receipt = FILTERS["airgap_receipt_update"](None, STORE, IMAGES[:1], [_result(IMAGES[0], "sha256:" + "a" * 64)])
+    assert receipt == {"format": "aistack-receipt/v1", "stores": {STORE: {"files": {"1" * 64: {
+        "file": "images/a.tar",
+        "images": [{"reference": "localhost:30500/aistack/r/a:1", "digest": "sha256:" + "a" * 64}]}}}}}
+    assert FILTERS["airgap_receipt_pending"](receipt, STORE, IMAGES) == IMAGES[1:]
+    # the same archive under another name is known by its sha256; another store knows nothing
+    renamed = [dict(IMAGES[0], file="images/renamed.tar")]
+    assert airgap.receipt_pending(receipt, STORE, renamed) == []
+    assert airgap.receipt_pending(receipt, "containerd/node1", IMAGES) == IMAGES
+    # as JSON text (a ConfigMap's data) it reads the same
+    assert airgap.receipt_pending(json.dumps(receipt), STORE, IMAGES) == IMAGES[1:]
+    both = airgap.receipt_update(json.dumps(receipt), STORE, IMAGES[1:], [_result(IMAGES[1], "sha256:" + "b" * 64)])
+    assert sorted(both["stores"][STORE]["files"]) == ["1" * 64, "2" * 64]
+    assert airgap.receipt_pending(both, STORE, IMAGES) == []
+
+
+def test_an_entry_without_a_result_is_not_recorded():
+    receipt = airgap.receipt_update(None, STORE, IMAGES, [_result(IMAGES[0], "sha256:x"), {"skipped": True}])
+    assert list(receipt["stores"][STORE]["files"]) == ["1" * 64]
+
+
+@pytest.mark.parametrize("bad", ["not json", "[]", '{"format": "other", "stores": {}}', {"format": "aistack-receipt/v1"}])
+def test_a_foreign_receipt_is_refused_with_the_fix(bad):
+    with pytest.raises(AistackError) as err:
+        airgap.receipt_pending(bad, STORE, IMAGES)
+    assert str(err.value).startswith("airgap_receipt: ") and "delete the receipt" in str(err.value)
