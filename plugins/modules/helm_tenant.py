@@ -447,9 +447,9 @@ options:
     type: dict
   wait:
     description:
-      - Wait until the release's pods are ready. While it waits, the task prints what it waits on every
+      - "Wait until the release's pods are ready. While it waits, the task prints what it waits on every
         10 seconds, without C(-v) (for example C(team-a-langflow-dev: 1/2 pods ready, waiting on readiness probe,
-        40 s)); on the controller as it happens, from a remote host when the module returns.
+        40 s)); on the controller as it happens, from a remote host when the module returns."
       - V(false) starts the rollout and returns (RV(rollout.state=started)); M(aistack.platform.release_wait) then
         waits for many releases at once (the filter P(aistack.platform.rollout_pending#filter) picks them from the
         registered results).
@@ -600,10 +600,10 @@ actions:
   elements: str
 rollout:
   description:
-    - The rollout of this run. C(state) is V(started) (O(wait=false): started, not waited for), V(ready) (waited
+    - "The rollout of this run. C(state) is V(started) (O(wait=false): started, not waited for), V(ready) (waited
       for), or V(check_mode); C(seconds) it took; C(previous_revision) the revision an atomic rollback goes back
       to (for M(aistack.platform.release_wait)); C(progress) the progress lines, when the module ran on a
-      remote host.
+      remote host."
   returned: when the release is upgraded or installed (or would be, in check mode)
   type: dict
   sample: {state: ready, seconds: 42, previous_revision: 3}

@@ -18,9 +18,9 @@ description:
   - The releases are polled together, one request per kind and namespace, so twenty releases cost about what
     one does. Used after M(aistack.platform.helm_tenant) with O(aistack.platform.helm_tenant#module:wait=false)
     started them, with the filter P(aistack.platform.rollout_pending#filter) picking the releases to wait for.
-  - While it waits, the task prints a line per release that is not ready every 10 seconds, without C(-v), for
+  - "While it waits, the task prints a line per release that is not ready every 10 seconds, without C(-v), for
     example C(team-a-langflow-dev: 1/2 pods ready, waiting on readiness probe, 40 s); on the controller as it
-    happens, from a remote host when the module returns.
+    happens, from a remote host when the module returns."
   - On timeout it fails with, per release not ready, the pods that are not ready, their container states, last
     events and the last log lines of the failing container, every credential masked; with O(atomic) those
     releases are rolled back first.
@@ -28,6 +28,7 @@ author:
   - aistack platform engineering (@aistack-platform)
 extends_documentation_fragment:
   - aistack.platform.kube_auth
+  - aistack.platform.kube_auth.validate_certs
 attributes:
   check_mode:
     support: full

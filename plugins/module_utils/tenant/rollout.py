@@ -414,8 +414,11 @@ class RolloutWatcher(object):
         out = {}
         for namespace, names in by_ns.items():
             selector = selector_for(names)
-            workloads = self.kube.list("apps/v1", "Deployment", namespace=namespace, label_selector=selector) \
-                + self.kube.list("apps/v1", "StatefulSet", namespace=namespace, label_selector=selector)
+            # the items of a list carry no kind
+            workloads = [dict(w, kind="Deployment") for w in
+                         self.kube.list("apps/v1", "Deployment", namespace=namespace, label_selector=selector)] \
+                + [dict(w, kind="StatefulSet") for w in
+                   self.kube.list("apps/v1", "StatefulSet", namespace=namespace, label_selector=selector)]
             pods = self.kube.list("v1", "Pod", namespace=namespace, label_selector=selector)
             records = []
             if with_status:
@@ -423,9 +426,6 @@ class RolloutWatcher(object):
                                          label_selector="owner=helm," + selector_for(names, label="name"))
             for name in names:
                 mine = [w for w in workloads if _labels(w).get(INSTANCE_LABEL) == name]
-                for obj, kind in ((w, w.get("kind")) for w in mine):
-                    if not kind:  # lists may leave kind out of the items
-                        obj["kind"] = "StatefulSet" if "serviceName" in (obj.get("spec") or {}) else "Deployment"
                 progress = release_progress(mine, [p for p in pods if _labels(p).get(INSTANCE_LABEL) == name])
                 if with_status:
                     progress["status"] = release_status_of(records, name)
@@ -438,8 +438,8 @@ class RolloutWatcher(object):
                 out[(namespace, name)] = progress
         return out
 
-    def wait(self, targets, timeout, report=None, with_status=False, stop=None, start=None):
-        """Poll until every target is done, ``stop()`` says so, or ``timeout`` seconds passed.
+    def wait(self, targets, timeout, report=None, with_status=False, stop=None, start=None, until_done=True):
+        """Poll until every target is done (with ``until_done``), ``stop()`` says so, or ``timeout`` seconds passed.
 
         Calls ``report(line)`` with a progress line per release not done at most every REPORT_EVERY seconds.
         Returns (states {(namespace, name): progress}, elapsed seconds, timed_out)."""
@@ -457,7 +457,7 @@ class RolloutWatcher(object):
                 if report and due(last.get((namespace, name)), now):
                     report(progress_line(name, progress, elapsed))
                     last[(namespace, name)] = now
-            if all(p["done"] for p in states.values()) or (stop is not None and stop()):
+            if (until_done and all(p["done"] for p in states.values())) or (stop is not None and stop()):
                 return states, elapsed, False
             if elapsed >= timeout:
                 return states, elapsed, True
@@ -521,8 +521,9 @@ def upgrade_and_wait(helm, kube, name, namespace, chart, values, wait=True, time
     thread = threading.Thread(target=_helm, name="helm-upgrade-" + name)
     thread.daemon = True
     thread.start()
+    # until helm returns: before helm applied the new spec, the old revision's workloads look done
     states, elapsed, _unused = watcher.wait([(name, namespace)], timeout + 30, report=report,
-                                            stop=lambda: not thread.is_alive(), start=start)
+                                            stop=lambda: not thread.is_alive(), start=start, until_done=False)
     thread.join()
     elapsed = watcher.clock() - start
     if "error" not in outcome:
