@@ -450,7 +450,7 @@ options:
       - "Wait until the release's pods are ready. While it waits, the task prints what it waits on every
         10 seconds, without C(-v) (for example C(team-a-langflow-dev: 1/2 pods ready, waiting on readiness probe,
         40 s)); on the controller as it happens, from a remote host when the module returns."
-      - V(false) starts the rollout and returns (RV(rollout.state=started)); M(aistack.platform.release_wait) then
+      - V(false) starts the rollout and returns (RV(rollout) with C(state=started)); M(aistack.platform.release_wait) then
         waits for many releases at once (the filter P(aistack.platform.rollout_pending#filter) picks them from the
         registered results).
     type: bool

@@ -55,7 +55,7 @@ options:
         required: true
       previous_revision:
         description:
-          - The revision O(atomic) rolls back to (M(aistack.platform.helm_tenant)'s RV(aistack.platform.helm_tenant#module:rollout.previous_revision)).
+          - The revision O(atomic) rolls back to (C(rollout.previous_revision) of M(aistack.platform.helm_tenant)).
             Without it a release that does not become ready is uninstalled by O(atomic) (a failed first install).
         type: int
   timeout:

@@ -41,8 +41,8 @@ def validate(params):
             raise AistackError("namespace %s." % problem, field=field + ".namespace",
                                fix="give the namespace of the release")
         if (namespace, name) in seen:
-            raise AistackError("release %s/%s is listed twice (also releases[%d])." % (namespace, name,
-                                                                                     seen[(namespace, name)]),
+            first = seen[(namespace, name)]
+            raise AistackError("release %s/%s is listed twice (also releases[%d])." % (namespace, name, first),
                                field=field, fix="list each release once")
         seen[(namespace, name)] = index
         previous = item.get("previous_revision")

