@@ -169,8 +169,8 @@ def test_release_wait_over_several_releases(run_task, kubectl, images):
         assert all(r["done"] and r["ready"] == r["desired"] == 1 and r["status"] == "deployed"
                    for r in applied["releases"]), applied["releases"]
         assert applied["seconds"] < 60
-        if applied["seconds"] >= 10:
-            assert all(progress_lines(printed, n) for n in names), printed
+        if applied["seconds"] >= 12:
+            assert any(progress_lines(printed, n) for n in names), printed
         for _unused in range(2):
             check, _printed = run_task("aistack.platform.release_wait", args, check=True)
             assert not check["changed"] and all(r["done"] for r in check["releases"])
