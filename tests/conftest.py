@@ -207,7 +207,10 @@ def run_module(collection_env):
             cmd.append("--diff")
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         try:
-            doc = json.loads(proc.stdout)
+            # what a task prints while it runs (helm_tenant's and release_wait's progress lines) precedes the
+            # JSON document
+            start = 0 if proc.stdout.startswith("{") else proc.stdout.find("\n{\n") + 1
+            doc = json.loads(proc.stdout[start:])
             result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError):
             raise AssertionError("ansible -m %s gave no JSON result (rc %d):\n%s\n%s"

@@ -446,15 +446,27 @@ options:
         in prd and the like are refused here too, naming the path (for example C(extra_values.image.tag)).
     type: dict
   wait:
-    description: Wait until the release's pods are ready.
+    description:
+      - "Wait until the release's pods are ready. While it waits, the task prints what it waits on every
+        10 seconds, without C(-v) (for example C(team-a-langflow-dev: 1/2 pods ready, waiting on readiness probe,
+        40 s)); on the controller as it happens, from a remote host when the module returns."
+      - V(false) starts the rollout and returns (RV(rollout) with C(state=started)); M(aistack.platform.release_wait) then
+        waits for many releases at once (the filter P(aistack.platform.rollout_pending#filter) picks them from the
+        registered results).
     type: bool
     default: true
   timeout:
-    description: Seconds Helm waits.
+    description:
+      - Seconds to wait for the release's pods. On timeout the failure carries RV(diagnosis) (the pods not ready,
+        their container states, last events and last log lines, credentials masked).
     type: int
     default: 300
   atomic:
-    description: Roll back (or remove, on first install) a release whose upgrade fails.
+    description:
+      - Roll back a release whose upgrade fails to its last deployed revision (or remove it, on first install),
+        which then keeps serving. The module runs C(helm rollback) itself, so this works the same with Helm 3
+        (which calls it C(--atomic)) and Helm 4 (C(--rollback-on-failure)).
+      - Implies a wait, also with O(wait=false).
     type: bool
     default: false
   history_max:
@@ -586,6 +598,27 @@ actions:
   returned: always
   type: list
   elements: str
+rollout:
+  description:
+    - "The rollout of this run. C(state) is V(started) (O(wait=false): started, not waited for), V(ready) (waited
+      for), or V(check_mode); C(seconds) it took; C(previous_revision) the revision an atomic rollback goes back
+      to (for M(aistack.platform.release_wait)); C(progress) the progress lines, when the module ran on a
+      remote host."
+  returned: when the release is upgraded or installed (or would be, in check mode)
+  type: dict
+  sample: {state: ready, seconds: 42, previous_revision: 3}
+diagnosis:
+  description:
+    - On a failed wait, per pod that is not ready, its C(reason), C(containers) (state, reason, exit code,
+      restarts), last C(events) and C(log_tail), the last log lines of the failing container. Credentials (the
+      values of the Secrets the pod reads, credential-like C(name=value) pairs, URL passwords) are masked.
+  returned: on failure after a wait
+  type: list
+  elements: dict
+rolled_back_to:
+  description: The revision O(atomic) rolled back to after a failed upgrade (null after a failed first install).
+  returned: on failure with O(atomic)
+  type: int
 kept_claims:
   description: PVCs left in place by O(state=absent) without O(purge).
   returned: when state=absent and the namespace exists
@@ -687,7 +720,7 @@ def argument_spec():
 
 
 def run(module):
-    from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import HelmRunner
+    from ansible_collections.aistack.platform.plugins.module_utils.helm.versions import VersionedHelmRunner
     from ansible_collections.aistack.platform.plugins.module_utils.kube.client import kubeconfig_secrets, open_client
     from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
     from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
@@ -713,10 +746,14 @@ def run(module):
         # values files and extra_values): bad input fails before any connection is opened
         tpolicy.validate(params, files_values=files_values)
         kube = open_client(params)
-        helm = HelmRunner(params.get("binary_path"), access=kube.access)
+        helm = VersionedHelmRunner(params.get("binary_path"), access=kube.access)
         runner = TenantRunner(params, kube, helm, check_mode=module.check_mode,
                               want_diff=module._diff, warn=module.warn)
+        progress = []
+        runner.progress = progress.append  # the action plugin shows them (live only when it runs the logic itself)
         result = runner.present() if params["state"] == "present" else runner.absent()
+        if progress and result.get("rollout"):
+            result["rollout"]["progress"] = progress
     except AistackError as err:
         module.fail_json(**err.to_result())
     if module._diff and runner.diffs:

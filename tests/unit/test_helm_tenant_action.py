@@ -99,3 +99,55 @@ def test_bad_or_other_inputs_go_to_the_module(cluster, bad):
     except Exception:
         result = None  # run() turns any exception into "ask the module"
     assert result is None
+
+
+class FullTask(Task):
+    check_mode = False
+    diff = False
+    no_log = False
+    become = False
+
+
+def test_changes_run_in_process_with_progress(cluster, monkeypatch):
+    """A change on a local connection runs in this process: the module's code, progress lines displayed."""
+    from ansible_collections.aistack.platform.plugins.action import helm_tenant as plugin_mod
+    from ansible_collections.aistack.platform.plugins.module_utils.helm import versions
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant import rollout
+
+    fake = FakeHelm(cluster)
+    monkeypatch.setattr(versions, "VersionedHelmRunner", lambda *a, **k: fake)
+    shown = []
+    monkeypatch.setattr(plugin_mod.display, "display", lambda msg, *a, **k: shown.append(msg))
+
+    def upgrade_and_wait(helm, kube, name, namespace, chart, values, report=None, **kwargs):
+        report("%s: 0/1 pods ready, waiting on readiness probe, 10 s" % name)
+        return helm.upgrade(name, namespace, chart, values), {"state": "ready", "seconds": 11}
+    monkeypatch.setattr(rollout, "upgrade_and_wait", upgrade_and_wait)
+    plugin = action(ARGS)
+    plugin._task = FullTask(ARGS)
+    assert plugin._noop_result() is None and plugin._prepared is not None
+    result = plugin._apply_in_process()
+    assert result["changed"] and result["revision"] == 1 and result["rollout"]["state"] == "ready"
+    assert shown == ["team-a-svc-dev: 0/1 pods ready, waiting on readiness probe, 10 s"]
+    assert "pa55" not in repr(result) and len(fake.calls) == 1
+
+
+def test_in_process_failure_is_a_failed_result(cluster, monkeypatch):
+    from ansible_collections.aistack.platform.plugins.module_utils.helm import versions
+    fake = FakeHelm(cluster, fail_with="helm upgrade failed: boom Vaulted-pa55word!")
+    monkeypatch.setattr(versions, "VersionedHelmRunner", lambda *a, **k: fake)
+    plugin = action(ARGS)
+    plugin._task = FullTask(ARGS)
+    plugin._noop_result()
+    result = plugin._apply_in_process()
+    assert result["failed"] and result["field"] == "state" and "boom" in result["msg"]
+    assert "pa55" not in repr(result)  # a no_log option's value is removed, as the module would
+
+
+def test_become_goes_to_the_module(cluster):
+    task = FullTask(ARGS)
+    task.become = True
+    plugin = action(ARGS)
+    plugin._task = task
+    deploy(cluster, ARGS)
+    assert plugin._noop_result() is None

@@ -78,8 +78,9 @@ def test_object_paths():
     assert K.object_path("v1", "Secret", None, "ns") == "/api/v1/namespaces/ns/secrets"
     assert K.object_path("v1", "Namespace", "n") == "/api/v1/namespaces/n"
     with pytest.raises(AistackError):
-        K.object_path("apps/v1", "Deployment", "d", "ns")
-    assert not K.serves({}, "apps/v1", "Deployment")
+        K.object_path("networking.k8s.io/v1", "Ingress", "i", "ns")
+    assert not K.serves({}, "networking.k8s.io/v1", "Ingress")
+    assert K.object_path("apps/v1", "Deployment", "d", "ns") == "/apis/apps/v1/namespaces/ns/deployments/d"
 
 
 def test_missing_kubeconfig(tmp_path):

@@ -38,6 +38,11 @@ KINDS = {
     ("v1", "Secret"): ("/api/v1", "secrets", True),
     ("v1", "PersistentVolumeClaim"): ("/api/v1", "persistentvolumeclaims", True),
     ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
+    # what a rollout wait polls (tenant/rollout.py)
+    ("v1", "Pod"): ("/api/v1", "pods", True),
+    ("v1", "Event"): ("/api/v1", "events", True),
+    ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),
+    ("apps/v1", "StatefulSet"): ("/apis/apps/v1", "statefulsets", True),
 }
 
 
@@ -112,7 +117,7 @@ class RestTransport(object):
                 self._conn = HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
 
-    def request(self, method, path, body=None, query=None, content_type="application/json"):
+    def request(self, method, path, body=None, query=None, content_type="application/json", raw=False):
         url = self.base + path + ("?" + urlencode(query) if query else "")
         headers = dict(self.headers, Accept="application/json")
         payload = None
@@ -132,6 +137,8 @@ class RestTransport(object):
                     raise AistackError("cannot reach the Kubernetes API at %s:%s: %s" % (self.host, self.port, exc),
                                        field="kubeconfig", fix="check that the cluster is up")
         text = data.decode("utf-8", "replace")
+        if raw and resp.status < 400:
+            return text
         if resp.status == 404:
             return None
         if resp.status >= 400:
@@ -170,3 +177,11 @@ class RestTransport(object):
 
     def delete(self, api_version, kind, name, namespace=None):
         return self.request("DELETE", object_path(api_version, kind, name, namespace)) is not None
+
+    def pod_log(self, name, namespace, container=None, tail_lines=20, previous=False):
+        query = {"tailLines": str(int(tail_lines))}
+        if container:
+            query["container"] = container
+        if previous:
+            query["previous"] = "true"
+        return self.request("GET", object_path("v1", "Pod", name, namespace) + "/log", query=query, raw=True)

@@ -237,3 +237,20 @@ class KubeClient(object):
             return self.resource(api_version, kind).patch(**kwargs).to_dict()
         except DynamicApiError as exc:
             raise AistackError("patching %s %s/%s failed: %s" % (kind, namespace or "", name, _api_message(exc)))
+
+    def pod_log(self, name, namespace, container=None, tail_lines=20, previous=False):
+        """The last ``tail_lines`` lines of a container's log (of its previous instance with ``previous``);
+        None when there is no such log (the container never started)."""
+        fast = self._fast("v1", "Pod")
+        try:
+            if fast:
+                return fast.pod_log(name, namespace, container=container, tail_lines=tail_lines, previous=previous)
+            from kubernetes import client as kube_client  # pylint: disable=import-outside-toplevel
+            kwargs = dict(tail_lines=int(tail_lines), previous=bool(previous))
+            if container:
+                kwargs["container"] = container
+            return kube_client.CoreV1Api(self.api_client).read_namespaced_pod_log(name, namespace, **kwargs)
+        except AistackError:
+            return None
+        except Exception:  # pylint: disable=broad-except
+            return None  # a log is a diagnosis aid: its absence never fails the caller

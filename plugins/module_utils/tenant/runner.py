@@ -21,6 +21,7 @@ from ansible_collections.aistack.platform.plugins.module_utils.tenant import cha
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import names as tnames
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import rollout as trollout
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
 from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import read_release, DEFAULT_HISTORY_MAX
 
@@ -77,6 +78,8 @@ def namespace_object(name, team, environment):
 
 
 class TenantRunner(object):
+    progress = None  # called with each progress line of a rollout wait (tenant/rollout.py), when set
+
     def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None):
         self.params = params
         self.kube = kube
@@ -214,11 +217,16 @@ class TenantRunner(object):
             result["changes"] = release_changes
             self.actions.append("helm upgrade --install %s" % self.name)
             if not self.check_mode:
-                deployed = self.helm.upgrade(
-                    self.name, self.namespace, params["chart"], values, wait=params.get("wait", True),
-                    timeout=params.get("timeout") or 300, atomic=params.get("atomic", False),
-                    history_max=params.get("history_max") or DEFAULT_HISTORY_MAX)
+                # tenant/rollout.py: helm upgrade, the wait reported while it runs, diagnosis and atomic rollback
+                deployed, result["rollout"] = trollout.upgrade_and_wait(
+                    self.helm, self.kube, self.name, self.namespace, params["chart"], values,
+                    wait=params.get("wait", True), timeout=params.get("timeout") or 300,
+                    atomic=params.get("atomic", False), history_max=params.get("history_max") or DEFAULT_HISTORY_MAX,
+                    previous_revision=trollout.last_deployed_revision(self.kube, self.name, self.namespace)
+                    if release else None, report=self.progress)
                 result["revision"], result["status"] = deployed["revision"], deployed["status"]
+            else:
+                result["rollout"] = trollout.planned_rollout(params)
         result["changed"] = bool(plan or release_changes)
         result["actions"] = self.actions
         return result
