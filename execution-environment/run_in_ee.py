@@ -130,6 +130,9 @@ def main(argv=None):
                # this checkout's collection first (AWX installs the project's collections/requirements.yml
                # there), then the one the EE carries
                "ANSIBLE_COLLECTIONS_PATH": "/runner/collections:/usr/share/ansible/collections"}
+    # the job's inventory, as AWX writes it into the private data directory (here the inventory directory
+    # itself, group_vars and the vault-encrypted file included: ansible-runner passes -i /runner/inventory)
+    shutil.copytree(str(pdd / "project" / inventory), str(pdd / "inventory"))
     coll = pdd / "collections" / "ansible_collections" / "aistack" / "platform"
     coll.parent.mkdir(parents=True)
     shutil.copytree(str(pdd / "project"), str(coll))
@@ -162,7 +165,7 @@ def main(argv=None):
                                          " -e " + json.dumps(extravars) if extravars else ""), flush=True)
     start = time.time()
     result = ansible_runner.run(
-        private_data_dir=str(pdd), playbook=playbook, inventory="/runner/project/" + inventory,
+        private_data_dir=str(pdd), playbook=playbook,
         extravars=extravars or None, envvars=envvars, passwords=passwords or None,
         cmdline=" ".join(cmdline) or None, verbosity=args.verbosity or None,
         process_isolation=True, process_isolation_executable=args.engine, container_image=args.image,
