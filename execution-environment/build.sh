@@ -50,7 +50,8 @@ cp -L "$EE_BIN_DIR/helm" "$EE_BIN_DIR/kubectl" "$WORK/stage/bin/"
 # the collection as a user installs it (build_ignore applies), from the checkout's tracked and new files
 coll_src=$WORK/collection-src
 rm -rf "$coll_src" && mkdir -p "$coll_src"
-(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents {} "$coll_src/" 2>/dev/null || true)
+git -C "$ROOT" ls-files -z --cached --others --exclude-standard \
+  | (cd "$ROOT" && xargs -0 -I{} cp --parents {} "$coll_src/" 2>/dev/null) || true
 ansible-galaxy collection build --force --output-path "$WORK/stage/collection" "$coll_src" >/dev/null
 bundle=${PIP_CERT:-${SSL_CERT_FILE:-}}
 if [[ -n $bundle && -f $bundle ]]; then cp "$bundle" "$WORK/stage/ca-bundle.pem"; else : >"$WORK/stage/ca-bundle.pem"; fi

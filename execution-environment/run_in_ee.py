@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
 """Run a playbook of this project inside the execution environment, as AWX runs a job: ansible-runner with process
 isolation in the container engine, the project in /runner/project, the credentials as AWX injects them (the
 Kubernetes credential as K8S_AUTH_* variables with its CA in a file, the Vault credential answering the vault
-prompt), survey answers as extra variables. Needs ansible-runner (execution-environment/tools.sh).
+prompt), survey answers as extra variables. Runs with the Python of execution-environment/tools.sh's virtualenv
+(ansible-runner): $AISTACK_CACHE/ee-tools/bin/python execution-environment/run_in_ee.py ...
 
     run_in_ee.py --playbook playbooks/site.yml --inventory inventories/local --local-site \
         --k8s-credential ~/.aistack-awx-credential.yml --vault-password-file inventories/local/vault-password.txt

@@ -91,7 +91,7 @@ def module(env, name, args, check=False):
 def tenant(team, state="present"):
     return {"team": team, "service": "demo", "environment": "dev", "state": state,
             "chart": {"path": str(ROOT / "charts" / "aistack-service")},
-            "image": {"repository": DEMO.split(":")[0], "tag": DEMO.split(":")[1]}, "port": 8080,
+            "image": {"repository": DEMO.rsplit(":", 1)[0], "tag": DEMO.rsplit(":", 1)[1]}, "port": 8080,
             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},
             "probes": {"liveness_initial_delay": 1, "readiness_initial_delay": 1, "period": 2, "timeout": 1},
             "timeout": 90}
