@@ -7,7 +7,8 @@
 # The CA: Python 3.13 (the EE's, Debian trixie) verifies certificates strictly (VERIFY_X509_STRICT) and refuses a
 # CA certificate without the keyUsage extension, which the local cluster's CA may lack (clusters made before
 # tests/cluster/cluster.sh added it). The credential then carries the same CA re-issued from its own key with
-# keyUsage added: same subject, same key, so it verifies the API server's certificate as the original does.
+# keyUsage added (strict-ca.sh): same subject, same key, so it verifies the API server's certificate as the
+# original does.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -21,15 +22,10 @@ ANSIBLE_COLLECTIONS_PATH=$ROOT/build/collections ANSIBLE_LOCALHOST_WARNING=False
   -e "awx_sa_credential_file=$OUT" >"$CACHE/awx-credential.log" 2>&1 \
   || { tail -20 "$CACHE/awx-credential.log" >&2; exit 1; }
 
-if [[ -f $PKI/ca.key ]] && ! openssl x509 -in "$PKI/ca.crt" -noout -ext keyUsage 2>/dev/null | grep -q 'Certificate Sign'; then
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  subject=$(openssl x509 -in "$PKI/ca.crt" -noout -subject -nameopt compat | sed 's/^subject=//')
-  openssl req -x509 -new -key "$PKI/ca.key" -days 3650 -subj "$subject" -out "$tmp/ca.crt" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -addext "subjectKeyIdentifier=hash" 2>/dev/null
-  openssl verify -CAfile "$tmp/ca.crt" "$PKI/apiserver.crt" >/dev/null
-  python3 - "$OUT" "$tmp/ca.crt" <<'PY'
+if [[ -f $PKI/ca.key ]]; then
+  "$HERE/strict-ca.sh" "$PKI/ca.crt" "$PKI/ca.key" >"$OUT.ca"
+  openssl verify -CAfile "$OUT.ca" "$PKI/apiserver.crt" >/dev/null
+  python3 - "$OUT" "$OUT.ca" <<'PY'
 import sys, yaml
 path, ca = sys.argv[1], open(sys.argv[2]).read()
 doc = yaml.safe_load(open(path))
@@ -37,5 +33,6 @@ doc["ssl_ca_cert"] = ca
 with open(path, "w") as handle:
     yaml.safe_dump(doc, handle, default_flow_style=False)
 PY
+  rm -f "$OUT.ca"
 fi
 echo "$OUT"
