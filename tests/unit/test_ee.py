@@ -141,7 +141,7 @@ def _verify_with(python, cafile, tmp_path):
                                "-key", "srv.key", "-quiet"], cwd=str(tmp_path), stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
