@@ -144,13 +144,19 @@ def test_image_import_restarts_with_the_credential_only(awx_env, identity, kubec
     assert annotations, "the Deployment was not restarted"
 
 
-def test_token_lacking_a_permission_fails_naming_it(awx_env, identity):
+def test_token_lacking_a_permission_fails_naming_it(awx_env, identity, kubectl):
     env = dict(awx_env, K8S_AUTH_API_KEY=identity["tokens"]["weak"])
     team = "awxw" + uuid.uuid4().hex[:6]
-    result = module(env, "aistack.platform.helm_tenant", tenant(team))
-    assert result.get("failed")
-    msg = result["msg"]
-    assert "forbidden" in msg and '"secrets"' in msg and "system:serviceaccount:%s:weak" % identity["namespace"] in msg, msg
+    try:
+        result = module(env, "aistack.platform.helm_tenant", tenant(team))
+        assert result.get("failed")
+        msg = result["msg"]
+        assert "forbidden" in msg and '"secrets"' in msg, msg
+        assert "system:serviceaccount:%s:weak" % identity["namespace"] in msg, msg
+        # nothing of the release was made: helm never ran
+        assert kubectl("-n", team + "-dev", "get", "deployments,secrets", "-o", "name", check=False).stdout.strip() == ""
+    finally:
+        kubectl("delete", "namespace", team + "-dev", "--ignore-not-found", "--wait=false", check=False)
 
 
 def test_without_the_token_nothing_else_logs_in(awx_env, identity):
