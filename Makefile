@@ -26,13 +26,15 @@ PYTEST_ARGS ?=
 # it serially (one test at a time, easier to read when debugging).
 INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: help venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-image-import bench-network-policy clean
+.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-image-import bench-network-policy clean
 
 help:
 	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
 	@echo "make test   - unit tests, ansible-test sanity, ansible-lint, integration tests, molecule (local)"
 	@echo "make build  - ansible-galaxy collection build"
 	@echo "make cluster / cluster-down - start / stop the local test cluster"
+	@echo "make ee     - build the execution environment image (execution-environment/; not part of make test)"
+	@echo "make ee-site / ee-jobs - site.yml twice / each AWX job template, in the EE through ansible-runner"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
@@ -140,3 +142,30 @@ bench-image-import: collection cluster docker-env
 
 clean:
 	rm -rf build .pytest_cache
+
+# ---------------------------------------------------------------- the execution environment (docs/awx.md)
+# Not part of `make test` (a cold build takes minutes). `make ee` builds it with ansible-builder on the local base
+# image, with helm and kubectl from the cluster's build (warm: a check of the image's input digest).
+# `make ee-site` runs playbooks/site.yml in it through ansible-runner, as AWX runs a job, with only AWX's
+# Kubernetes credential (a ServiceAccount token bound to aistack:deployer): twice, the second must change nothing.
+# `make ee-jobs` runs every job template of playbooks/vars/awx_layers.yml the same way, in the workflow's order.
+EE_TOOLS = $(AISTACK_CACHE)/ee-tools/bin
+EE_RUN = $(EE_TOOLS)/python execution-environment/run_in_ee.py --local-site \
+  --k8s-credential $(AISTACK_CACHE)/awx-credential.yml --vault-password-file $(VAULT_PASS)
+ee: collection docker-env
+	$(CLUSTER) build
+	execution-environment/build.sh
+
+ee-credential: ee local-images
+	execution-environment/local-credential.sh >/dev/null
+
+ee-site: ee-credential
+	$(EE_RUN) --playbook playbooks/site.yml --inventory $(INVENTORY)
+	$(EE_RUN) --playbook playbooks/site.yml --inventory $(INVENTORY) --data-dir build/ee-runs/site-second
+	python3 -c 'import json,sys; s=json.load(open("build/ee-runs/site-second/summary.json")); \
+	  sys.exit("second site.yml run in the EE changed %d" % s["changed"] if s["changed"] else 0)'
+
+ee-jobs: ee-credential
+	for jt in $$($(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("playbooks/vars/awx_layers.yml"))["awx_workflow"]))'); do
+	  $(EE_RUN) --job-template $$jt --site local --environment dev
+	done

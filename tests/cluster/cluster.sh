@@ -263,8 +263,10 @@ pki() {
   local ip=$1
   mkdir -p "$PKI" && chmod 700 "$PKI"
   if [[ ! -f $PKI/ca.crt ]]; then
+    # keyUsage: Python 3.13 (the execution environment's) refuses a CA certificate without it
     openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-      -subj "/CN=aistack-local-ca" -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
+      -subj "/CN=aistack-local-ca" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+      -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   fi

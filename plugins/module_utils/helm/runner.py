@@ -240,7 +240,9 @@ def find_binary(binary_path=None):
 
 
 def _run(cmd, extra_env=None):
-    env = dict(os.environ)
+    # helm takes its cluster access from HELM_KUBE* variables (token, API server, context, CA, ...) over the
+    # kubeconfig it is given: none of them may reach it, so it uses exactly the access the module resolved
+    env = dict((key, value) for key, value in os.environ.items() if not key.startswith("HELM_KUBE"))
     env.setdefault("HELM_DRIVER", "secret")
     env.update(extra_env or {})
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
