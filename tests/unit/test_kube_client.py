@@ -78,8 +78,13 @@ def test_object_paths():
     assert K.object_path("v1", "Secret", None, "ns") == "/api/v1/namespaces/ns/secrets"
     assert K.object_path("v1", "Namespace", "n") == "/api/v1/namespaces/n"
     with pytest.raises(AistackError):
-        K.object_path("apps/v1", "Deployment", "d", "ns")
-    assert not K.serves({}, "apps/v1", "Deployment")
+        K.object_path("batch/v1", "Job", "d", "ns")
+    assert not K.serves({}, "batch/v1", "Job")
+    # the objects of a release the drift check reads, and the Lease of a changing run
+    assert K.object_path("apps/v1", "Deployment", "d", "ns") == "/apis/apps/v1/namespaces/ns/deployments/d"
+    assert K.object_path("coordination.k8s.io/v1", "Lease", "l", "ns") == \
+        "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"
+    assert K.serves({}, "networking.k8s.io/v1", "Ingress")
 
 
 def test_missing_kubeconfig(tmp_path):

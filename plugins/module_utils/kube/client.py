@@ -222,6 +222,28 @@ class KubeClient(object):
             raise AistackError("deleting %s %s failed: %s" % (kind, name, _api_message(exc)))
         return True
 
+    def create(self, obj):
+        """Create an object; ``_rest.Conflict`` when it exists (a lock taken by someone else)."""
+        return self._write("create", obj)
+
+    def replace(self, obj):
+        """Replace an object (PUT); with ``metadata.resourceVersion`` set, ``_rest.Conflict`` when it moved."""
+        return self._write("replace", obj)
+
+    def _write(self, verb, obj):
+        fast = self._fast(obj["apiVersion"], obj["kind"])
+        if fast:
+            return getattr(fast, verb)(obj)
+        from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError  # pylint: disable=import-outside-toplevel
+        meta = obj.get("metadata", {})
+        try:
+            return getattr(self.resource(obj["apiVersion"], obj["kind"]), verb)(
+                body=obj, namespace=meta.get("namespace"), field_manager=FIELD_MANAGER).to_dict()
+        except ConflictError as exc:
+            raise _rest.Conflict("%s of %s %s: %s" % (verb, obj["kind"], meta.get("name"), _api_message(exc)))
+        except DynamicApiError as exc:
+            raise AistackError("%s of %s %s failed: %s" % (verb, obj["kind"], meta.get("name"), _api_message(exc)))
+
     def patch(self, api_version, kind, name, namespace, body,
               content_type="application/strategic-merge-patch+json", dry_run=False):
         """Patch an object (strategic merge by default); returns the patched object.
