@@ -20,7 +20,6 @@ from __future__ import print_function
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -118,8 +117,8 @@ def main():
         print("%-12s %12.1f %12.1f %8.2f %8s" % (path_name, detect_s, ignore_s, ratio, "<= %.1f" % TARGET))
     print("control: a scaled Deployment changed %d tenant(s) with detect, %d with ignore (%s)"
           % (seen, unseen, "as expected" if control_ok else "WRONG"))
-    print("N=%d tenants, %d rounds; %s" % (args.n, args.rounds,
-                                          "targets met" if all(verdicts) and control_ok else "TARGET MISSED"))
+    verdict = "targets met" if all(verdicts) and control_ok else "TARGET MISSED"
+    print("N=%d tenants, %d rounds; %s" % (args.n, args.rounds, verdict))
     return 0 if all(verdicts) and control_ok else 1
 
 

@@ -153,6 +153,13 @@ def test_deleted_objects(kind, name):
     assert drifts[0].as_dict()["missing"] is True
 
 
+def test_an_object_that_cannot_be_read_is_not_compared():
+    objs = live_objects()
+    objs[("Service", "t-demo-dev")] = D.UNREAD
+    del objs[("Deployment", "t-demo-dev")]
+    assert [(d.ref[1], d.missing) for d in detect(objs)] == [("Deployment", True)]
+
+
 def test_an_object_being_deleted_counts_as_deleted():
     objs = live_objects()
     objs[("Service", "t-demo-dev")]["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z"

@@ -26,6 +26,7 @@ from ansible_collections.aistack.platform.plugins.module_utils.common.errors imp
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.credentials import MASK, is_sensitive_name
 
 ABSENT = "(absent)"
+UNREAD = object()  # what a live lookup returns for an object it could not read: not compared
 LIST_KEYS = ("name", "mountPath", "containerPort", "port")
 QUANTITY_PARENTS = ("requests", "limits", "capacity", "hard")
 # kinds whose existence is all that counts
@@ -203,6 +204,8 @@ class Drift(object):
 def object_drift(desired, live, namespace):
     """A ``Drift`` for one rendered object against its live object (None: missing), or None when it matches."""
     ref = object_ref(desired, namespace)
+    if live is UNREAD:
+        return None
     if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
         return Drift(ref, missing=True)
     if desired.get("kind") in EXISTENCE_ONLY:

@@ -67,11 +67,18 @@ class ReleaseGuard(object):
                 or self.history.release.get("status") != "deployed":
             return []
         objects = tdrift.parse_manifest(self.history.manifest)
-        self.drifts = tdrift.detect(objects, lambda ref: self.kube.get(ref[0], ref[1], ref[3], ref[2]),
-                                    self.namespace)
+        self.drifts = tdrift.detect(objects, self._live, self.namespace)
         if diffs is not None:
             diffs.extend(tdrift.diff_entries(self.drifts))
         return [d.summary() for d in self.drifts]
+
+    def _live(self, ref):
+        """The live object (None: gone); one that cannot be read is left out of the comparison, with a warning."""
+        try:
+            return self.kube.get(ref[0], ref[1], ref[3], ref[2])
+        except Exception as exc:  # a kind the API no longer serves, a read the user may not make
+            self.warn("drift: %s was not compared: %s" % (tdrift.label(ref), exc))
+            return tdrift.UNREAD
 
     def report(self, result):
         if self.recovered:
