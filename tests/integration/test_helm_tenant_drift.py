@@ -24,8 +24,8 @@ pytestmark = pytest.mark.usefixtures("tenant_images")
 MODULE = "aistack.platform.helm_tenant"
 
 
-def args(team, **over):
-    base = tenant(team, persistence={"enabled": True, "size": "16Mi"}, timeout=90)
+def args(team, tag="1.0.0", **over):
+    base = tenant(team, tag=tag, persistence={"enabled": True, "size": "16Mi"}, timeout=90)
     base.update(over)
     return base
 
@@ -124,53 +124,98 @@ def _lease_renewed(kubectl, name, ns):
     return datetime.datetime.strptime(lease["spec"]["renewTime"], "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def test_killed_upgrade_is_recovered_by_the_next_run(run_module, kubectl, collection_env, release):
-    name, ns, team = release["name"], release["ns"], release["team"]
-    claim = kget(kubectl, "pvc", name + "-data", "-n", ns)["metadata"]["uid"]
-    # an upgrade that cannot become ready (the tag does not exist), killed while helm waits on it
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _start_killable(collection_env, module_args):
+    """``ansible -m helm_tenant`` in the background (``_kill_tree`` ends it)."""
     env = dict(collection_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", MODULE,
-           "-a", json.dumps(args(team, tag="9.9.9-missing"))]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", MODULE, "-a", json.dumps(module_args)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill_tree(pid):
+    """SIGKILL ``pid`` and every process under it at once (Ansible's worker runs in a session of its own, so a
+    process group is not enough): ansible, its worker, the module and helm die as with a lost controller."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout.split()
+    children = {}
+    for child, parent in zip(table[0::2], table[1::2]):
+        children.setdefault(int(parent), []).append(int(child))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except OSError:
+            pass
+    return tree
+
+
+def test_killed_runs_are_recovered_by_the_next_run(run_module, kubectl, collection_env, release):
+    """An upgrade (of the file's release) and a first install (of a second one) that cannot become ready (the tag
+    does not exist), both killed while helm waits on them."""
+    name, ns, team = release["name"], release["ns"], release["team"]
+    team_b = "dq" + os.urandom(3).hex()
+    name_b, ns_b = "%s-demo-dev" % team_b, "%s-dev" % team_b
+    claim = kget(kubectl, "pvc", name + "-data", "-n", ns)["metadata"]["uid"]
+    runs = [_start_killable(collection_env, args(team, tag="9.9.9-missing")),
+            _start_killable(collection_env, args(team_b, tag="9.9.9-missing"))]
     try:
-        wait_until("the upgrade to be pending-upgrade", lambda: _records(kubectl, name, ns).get(4) == "pending-upgrade",
-                   timeout=60, interval=0.5)
-        assert _lease_renewed(kubectl, name, ns) is not None  # the run holds its Lease
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # ansible, the module and helm: the whole run dies at once
-        proc.wait()
-    renewed = _lease_renewed(kubectl, name, ns)
-    assert _records(kubectl, name, ns)[4] == "pending-upgrade"
-
-    # at once: the dead run's Lease still lives, so the next run cannot tell it from a live one and refuses
-    started = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    refused = run_module(MODULE, args(team))
-    if (started - renewed).total_seconds() < 10:  # a very slow start may already find it expired
-        assert refused.get("failed") and "another run is working on it" in refused["msg"], refused
-        assert refused["field"] == "state" and "a live lease of " in refused["msg"]
+        try:
+            wait_until("the upgrade and the install to be pending",
+                       lambda: _records(kubectl, name, ns).get(4) == "pending-upgrade"
+                       and _records(kubectl, name_b, ns_b).get(1) == "pending-install", timeout=90, interval=0.5)
+            assert _lease_renewed(kubectl, name, ns) is not None  # the runs hold their Leases
+        finally:
+            for proc in runs:
+                assert len(_kill_tree(proc.pid)) >= 4  # ansible, its worker, the module, helm
+                proc.wait()
+        renewed = max(_lease_renewed(kubectl, name, ns), _lease_renewed(kubectl, name_b, ns_b))
         assert _records(kubectl, name, ns)[4] == "pending-upgrade"
+        claim_b = kget(kubectl, "pvc", name_b + "-data", "-n", ns_b)["metadata"]["uid"]
 
-    # once the Lease has expired (15 s after its last renewal) the next run recovers the release
-    wait = (renewed + datetime.timedelta(seconds=16)
-            - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).total_seconds()
-    if wait > 0:
-        time.sleep(wait)
-    result = run_module(MODULE, args(team))
-    assert result["changed"] and not result.get("failed"), result.get("msg")
-    recovered = result["recovered"]
-    assert recovered["status"] == "pending-upgrade" and recovered["revision"] == 4
-    assert recovered["action"] == "mark-failed" and recovered["deployed"] == 3
-    assert recovered["lease"].startswith("an expired lease of ")
-    assert "was left 'pending-upgrade' at revision 4" in result["_stdout"]  # the warning
-    assert result["revision"] == 5 and result["status"] == "deployed"
-    assert _records(kubectl, name, ns)[4] == "failed"
-    history = json.loads(subprocess.run(["helm", "history", name, "-n", ns, "-o", "json"], env=collection_env,
-                                        capture_output=True, text=True, check=True).stdout)
-    assert [h["status"] for h in history][-2:] == ["failed", "deployed"]
-    deployment = kget(kubectl, "deployment", name, "-n", ns)
-    assert container(deployment)["image"] == "%s:1.0.0" % REPO and deployment["status"].get("readyReplicas") == 1
-    assert kget(kubectl, "pvc", name + "-data", "-n", ns)["metadata"]["uid"] == claim  # the data kept
-    assert kget(kubectl, "lease", "aistack-helm-" + name, "-n", ns) is None  # given back
-    again = run_module(MODULE, args(team))
-    assert not again["changed"] and "recovered" not in again, again.get("changes")
+        # at once: the dead run's Lease still lives, so the next run cannot tell it from a live one and refuses
+        started = _utcnow()
+        refused = run_module(MODULE, args(team))
+        if (started - _lease_renewed(kubectl, name, ns)).total_seconds() < 10:  # a slow start may find it expired
+            assert refused.get("failed") and "another run is working on it" in refused["msg"], refused
+            assert refused["field"] == "state" and "a live lease of " in refused["msg"]
+            assert _records(kubectl, name, ns)[4] == "pending-upgrade"
+
+        # once the Leases have expired (15 s after their last renewal) the next runs recover the releases
+        wait = (renewed + datetime.timedelta(seconds=16) - _utcnow()).total_seconds()
+        if wait > 0:
+            time.sleep(wait)
+        result = run_module(MODULE, args(team))
+        assert result["changed"] and not result.get("failed"), result.get("msg")
+        recovered = result["recovered"]
+        assert recovered["status"] == "pending-upgrade" and recovered["revision"] == 4
+        assert recovered["action"] == "mark-failed" and recovered["deployed"] == 3
+        assert recovered["lease"].startswith("an expired lease of ")
+        assert "was left 'pending-upgrade' at revision 4" in result["_stdout"]  # the warning
+        assert result["revision"] == 5 and result["status"] == "deployed"
+        assert _records(kubectl, name, ns)[4] == "failed"
+        history = json.loads(subprocess.run(["helm", "history", name, "-n", ns, "-o", "json"], env=collection_env,
+                                            capture_output=True, text=True, check=True).stdout)
+        assert [h["status"] for h in history][-2:] == ["failed", "deployed"]
+        deployment = kget(kubectl, "deployment", name, "-n", ns)
+        assert container(deployment)["image"] == "%s:1.0.0" % REPO
+        assert deployment["status"].get("readyReplicas") == 1
+        assert kget(kubectl, "pvc", name + "-data", "-n", ns)["metadata"]["uid"] == claim  # the data kept
+        assert kget(kubectl, "lease", "aistack-helm-" + name, "-n", ns) is None  # given back
+
+        installed = run_module(MODULE, args(team_b))
+        assert installed["changed"] and not installed.get("failed"), installed.get("msg")
+        assert installed["recovered"]["action"] == "delete" and installed["recovered"]["status"] == "pending-install"
+        assert installed["revision"] == 1 and installed["status"] == "deployed"
+        assert _records(kubectl, name_b, ns_b) == {1: "deployed"}
+        assert kget(kubectl, "pvc", name_b + "-data", "-n", ns_b)["metadata"]["uid"] == claim_b  # adopted, kept
+
+        for again in (run_module(MODULE, args(team)), run_module(MODULE, args(team_b))):
+            assert not again["changed"] and "recovered" not in again, again.get("changes")
+    finally:
+        kubectl("delete", "namespace", ns_b, "--ignore-not-found", "--wait=false", check=False)
