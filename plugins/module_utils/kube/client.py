@@ -20,6 +20,7 @@ import base64
 import os
 import shutil
 import tempfile
+import threading
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
@@ -114,6 +115,11 @@ def _library_api_client(access):
     return api
 
 
+def _drain(read, indexes):
+    for index in indexes:
+        read(index)
+
+
 class KubeClient(object):
     """get, list, server-side apply, patch, delete; one entry point whatever the transport."""
 
@@ -177,6 +183,39 @@ class KubeClient(object):
         except DynamicApiError as exc:
             raise AistackError("reading %s %s/%s failed: %s" % (kind, namespace or "", name, _api_message(exc)))
         return obj.to_dict()
+
+    def get_many(self, refs, workers=4):
+        """``get()`` of several objects, each ``(api_version, kind, name, namespace)``; returns one result per ref,
+        the object, None (not found) or the AistackError that read raised. Reads over the kubernetes library run
+        side by side (its connection pool is thread-safe, and the API server's time overlaps); reads over the
+        HTTPS transport one after another on its one keep-alive connection."""
+        results = [None] * len(refs)
+
+        def read(index):
+            try:
+                results[index] = self.get(*refs[index])
+            except Exception as exc:  # handed back: the caller decides what one unreadable object means
+                results[index] = exc if isinstance(exc, AistackError) else AistackError(str(exc))
+
+        pooled = [i for i, ref in enumerate(refs) if self._fast(ref[0], ref[1]) is None]
+        for index in range(len(refs)):
+            if index not in pooled:
+                read(index)
+        if len(pooled) > 1:
+            for index in pooled:  # discovery (the library's cache) in this thread, before the reads
+                try:
+                    self.resource(refs[index][0], refs[index][1])
+                except Exception:  # pylint: disable=broad-except  # the read reports it
+                    pass
+            threads = [threading.Thread(target=_drain, args=(read, pooled[start::workers]))
+                       for start in range(min(workers, len(pooled)))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        elif pooled:
+            read(pooled[0])
+        return results
 
     def list(self, api_version, kind, namespace=None, label_selector=None):
         fast = self._fast(api_version, kind)

@@ -67,18 +67,33 @@ class ReleaseGuard(object):
                 or self.history.release.get("status") != "deployed":
             return []
         objects = tdrift.parse_manifest(self.history.manifest)
-        self.drifts = tdrift.detect(objects, self._live, self.namespace)
+        refs = [tdrift.object_ref(obj, self.namespace) for obj in objects]
+        live = dict(zip(refs, self._read_all(refs)))
+        self.drifts = tdrift.detect(objects, live.get, self.namespace)
         if diffs is not None:
             diffs.extend(tdrift.diff_entries(self.drifts))
         return [d.summary() for d in self.drifts]
 
-    def _live(self, ref):
-        """The live object (None: gone); one that cannot be read is left out of the comparison, with a warning."""
-        try:
-            return self.kube.get(ref[0], ref[1], ref[3], ref[2])
-        except Exception as exc:  # a kind the API no longer serves, a read the user may not make
-            self.warn("drift: %s was not compared: %s" % (tdrift.label(ref), exc))
-            return tdrift.UNREAD
+    def _read_all(self, refs):
+        """The live objects (None: gone), read together; one that cannot be read is left out of the comparison,
+        with a warning."""
+        many = getattr(self.kube, "get_many", None)
+        if many is not None:
+            found = many([(ref[0], ref[1], ref[3], ref[2]) for ref in refs])
+        else:
+            found = []
+            for ref in refs:
+                try:
+                    found.append(self.kube.get(ref[0], ref[1], ref[3], ref[2]))
+                except Exception as exc:  # a kind the API no longer serves, a read the user may not make
+                    found.append(exc)
+        out = []
+        for ref, obj in zip(refs, found):
+            if isinstance(obj, Exception):
+                self.warn("drift: %s was not compared: %s" % (tdrift.label(ref), obj))
+                obj = tdrift.UNREAD
+            out.append(obj)
+        return out
 
     def report(self, result):
         if self.recovered:
