@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 # it serially (one test at a time, easier to read when debugging).
 INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-image-import bench-network-policy clean
+.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-helm-tenant-drift bench-image-import bench-network-policy clean
 
 help:
 	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
@@ -133,6 +133,9 @@ test: unit sanity lint integration molecule
 
 bench-helm-tenant: collection cluster
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/helm_tenant_bench.py -n 20
+
+bench-helm-tenant-drift: collection cluster
+	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/helm_tenant_drift_bench.py -n 20
 
 bench-network-policy: collection cluster
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/network_policy_bench.py

@@ -30,6 +30,17 @@ description:
   - The release is read straight from Helm's storage Secret, so a run that changes nothing starts no Helm
     process; C(changed) is reported only when the values, the chart (name, version, or files of a local
     chart) or an owned Secret differ, or when the last revision is not C(deployed).
+  - "With O(drift=detect) (the default) the objects of a deployed release are also compared with the cluster: an
+    object edited by hand (replicas, image, env, a Secret reference) or deleted makes the run C(changed), the diff
+    names the object and the field (Secret data masked), and the run repairs it with C(helm upgrade) and the same
+    values. A release whose objects match reports no change."
+  - "A release left C(pending-install), C(pending-upgrade) or C(pending-rollback) by a run that did not finish (killed,
+    the API server gone) is recovered: a first install that never finished is removed from Helm's records and
+    installed again, an unfinished upgrade or rollback is marked C(failed) and the release upgraded again.
+    PersistentVolumeClaims and data are never deleted; the result says what was found and done (RV(recovered))."
+  - "While it changes a release, a run holds the Lease C(aistack-helm-<release>) in the release's namespace, renewed
+    every 5 s and lasting 15 s: a second run meanwhile fails, naming the holder, instead of touching the release;
+    a pending record whose Lease has expired (or never existed) is taken as abandoned."
 author:
   - aistack platform engineering (@aistack)
 extends_documentation_fragment:
@@ -476,6 +487,17 @@ options:
   binary_path:
     description: The helm binary; by default C(helm) from E(PATH).
     type: path
+  drift:
+    description:
+      - V(detect) compares the live objects of a deployed release with the manifest Helm rendered for it (one read
+        per object) and repairs what differs with C(helm upgrade) and the same values.
+      - V(ignore) compares only the values, the chart and the status of the release, as Helm does.
+      - Only fields the chart renders count, so defaults, status and fields other controllers own are not drift;
+        nor are list items added by hand beside the rendered ones (an extra env var), which Helm's merge keeps.
+        A PersistentVolumeClaim counts by its existence only.
+    type: str
+    choices: [detect, ignore]
+    default: detect
 notes:
   - "Runs where helm and the kubeconfig are, usually the controller (C(delegate_to: localhost))."
   - Check mode and diff mode are supported; diffs show the release values and the names of changed Secret keys,
@@ -589,7 +611,7 @@ chart_version:
   returned: when state=present
   type: str
 changes:
-  description: What differs from the deployed release (value paths, chart, status).
+  description: What differs from the deployed release (value paths, chart, status, C(drift:) objects and fields).
   returned: when the release changes
   type: list
   elements: str
@@ -619,6 +641,66 @@ rolled_back_to:
   description: The revision O(atomic) rolled back to after a failed upgrade (null after a failed first install).
   returned: on failure with O(atomic)
   type: int
+drift:
+  description: The objects of the release that differed from its manifest (repaired unless in check mode).
+  returned: when O(drift=detect) found drift
+  type: list
+  elements: dict
+  contains:
+    object:
+      description: Kind, namespace and name.
+      type: str
+      sample: Deployment team-a-dev/team-a-langflow-dev
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: Deployment
+    name:
+      description: Name of the object.
+      type: str
+      sample: team-a-langflow-dev
+    missing:
+      description: True when the object was deleted.
+      type: bool
+      returned: when the object was deleted
+    fields:
+      description: Paths of the fields that differed, list items named by their key.
+      type: list
+      elements: str
+      returned: when the object exists
+      sample: [spec.replicas, "spec.template.spec.containers[langflow].image"]
+recovered:
+  description: A release record left C(pending-*) by an interrupted run, and what was done with it.
+  returned: when such a record was found
+  type: dict
+  contains:
+    status:
+      description: The status the record was left in.
+      type: str
+      sample: pending-upgrade
+    revision:
+      description: Its revision.
+      type: int
+      sample: 4
+    secret:
+      description: Helm's storage Secret of that revision.
+      type: str
+      sample: sh.helm.release.v1.team-a-langflow-dev.v4
+    deployed:
+      description: The last deployed revision before it, or null.
+      type: int
+      sample: 3
+    action:
+      description: V(delete) (a first install, installed again) or V(mark-failed) (upgraded again).
+      type: str
+      sample: mark-failed
+    lease:
+      description: The Lease found (none, or expired, with its holder and age).
+      type: str
+      sample: an expired lease of ctl-1/4242/1a2b3c4d, renewed 31 s ago
+    message:
+      description: What was found and what was done, also given as a warning.
+      type: str
 kept_claims:
   description: PVCs left in place by O(state=absent) without O(purge).
   returned: when state=absent and the namespace exists
@@ -714,6 +796,7 @@ def argument_spec():
         atomic=dict(type="bool", default=False),
         history_max=dict(type="int", default=5),
         binary_path=dict(type="path"),
+        drift=dict(type="str", default="detect", choices=["detect", "ignore"]),
     )
     spec.update(AUTH_ARGSPEC)
     return spec

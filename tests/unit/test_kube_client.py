@@ -78,9 +78,13 @@ def test_object_paths():
     assert K.object_path("v1", "Secret", None, "ns") == "/api/v1/namespaces/ns/secrets"
     assert K.object_path("v1", "Namespace", "n") == "/api/v1/namespaces/n"
     with pytest.raises(AistackError):
-        K.object_path("networking.k8s.io/v1", "Ingress", "i", "ns")
-    assert not K.serves({}, "networking.k8s.io/v1", "Ingress")
+        K.object_path("batch/v1", "Job", "d", "ns")
+    assert not K.serves({}, "batch/v1", "Job")
+    # the objects of a release the drift check reads, and the Lease of a changing run
     assert K.object_path("apps/v1", "Deployment", "d", "ns") == "/apis/apps/v1/namespaces/ns/deployments/d"
+    assert K.object_path("coordination.k8s.io/v1", "Lease", "l", "ns") == \
+        "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l"
+    assert K.serves({}, "networking.k8s.io/v1", "Ingress")
 
 
 def test_missing_kubeconfig(tmp_path):
@@ -168,3 +172,28 @@ def test_api_error_is_reported(api):
     with pytest.raises(AistackError) as info:
         api.get("v1", "Secret", "boom", "ns")
     assert "403" in str(info.value) and "forbidden" in str(info.value)
+
+
+def test_get_many_reads_library_kinds_side_by_side(monkeypatch):
+    """get_many: one result per ref in order, a failed read handed back as an AistackError; kinds the HTTPS
+    transport serves are read one after another on its connection, the others in threads."""
+    import threading
+    client = C.KubeClient({"transport": "auto", "server": "https://127.0.0.1:1"})
+    seen = []
+
+    def fake_get(api_version, kind, name, namespace=None):
+        seen.append((kind, threading.current_thread().name))
+        if name == "boom":
+            raise AistackError("forbidden")
+        return None if name == "gone" else {"kind": kind, "metadata": {"name": name}}
+
+    monkeypatch.setattr(client, "get", fake_get)
+    monkeypatch.setattr(client, "resource", lambda api_version, kind: None)
+    refs = [("apps/v1", "Deployment", "d", "ns"), ("batch/v1", "Job", "j", "ns"), ("batch/v1", "CronJob", "gone", "ns"),
+            ("example.io/v1", "Thing", "boom", "ns"), ("v1", "Service", "s", "ns")]
+    out = client.get_many(refs)
+    assert out[0]["metadata"]["name"] == "d" and out[1]["kind"] == "Job" and out[2] is None
+    assert isinstance(out[3], AistackError) and out[4]["kind"] == "Service"
+    threads = dict(seen)
+    assert threads["Deployment"] == threads["Service"] == threading.current_thread().name  # the HTTPS transport
+    assert threads["Job"] != threading.current_thread().name  # the library's kinds, in threads

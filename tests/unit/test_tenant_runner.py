@@ -3,6 +3,7 @@ sequence, Secrets, generated credentials, absent/purge, failures before any writ
 
 import base64
 import copy
+import datetime
 import json
 import os
 
@@ -11,6 +12,8 @@ import pytest
 from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as tchart
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.kube._rest import Conflict
+from ansible_collections.aistack.platform.plugins.module_utils.kube import lease as klease
 from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner, generate_value
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,6 +57,19 @@ class MemKube(object):
     def delete(self, api_version, kind, name, namespace=None):
         self.writes.append(("delete", kind, name))
         return self.objects.pop(self._key(kind, name, namespace), None) is not None
+
+    def create(self, obj):
+        meta = obj["metadata"]
+        if self._key(obj["kind"], meta["name"], meta.get("namespace")) in self.objects:
+            raise Conflict("%s %s exists" % (obj["kind"], meta["name"]))
+        return self.apply(obj)
+
+    def replace(self, obj):
+        meta = obj["metadata"]
+        current = self.objects.get(self._key(obj["kind"], meta["name"], meta.get("namespace")))
+        if current is None or meta.get("resourceVersion") not in (None, current["metadata"].get("resourceVersion")):
+            raise Conflict("%s %s moved" % (obj["kind"], meta["name"]))
+        return self.apply(obj)
 
 
 class FakeHelm(object):
@@ -201,16 +217,85 @@ def test_failed_release_is_retried():
     assert result["changed"] and "status (failed)" in result["changes"]
 
 
-def test_pending_release_is_an_error():
+def _leave_pending(kube, rev, status, name="team-a-svc-dev", namespace="team-a-dev"):
+    """Make revision ``rev`` look as an interrupted run leaves it: ``status`` in the label and the payload."""
+    rec = kube.objects[("Secret", namespace, "sh.helm.release.v1.%s.v%d" % (name, rev))]
+    rel = H.decode_release(rec["data"]["release"])
+    rel["info"]["status"] = status
+    rec["data"]["release"] = H.encode_release(rel)
+    rec["metadata"]["labels"]["status"] = status
+    rec["metadata"]["resourceVersion"] = "7%d" % rev
+    return rec
+
+
+def _lease(kube, renewed_ago, holder="ctl/1/abc", name="team-a-svc-dev", namespace="team-a-dev"):
+    now = klease.utcnow() - datetime.timedelta(seconds=renewed_ago)
+    kube.objects[("Lease", namespace, klease.lease_name(name))] = klease.lease_object(
+        klease.lease_name(name), namespace, holder, now, resource_version="55")
+
+
+def test_pending_upgrade_without_lease_is_marked_failed_and_upgraded():
     kube = MemKube()
     run(kube, params())
-    rec = kube.objects[("Secret", "team-a-dev", "sh.helm.release.v1.team-a-svc-dev.v1")]
-    rel = H.decode_release(rec["data"]["release"])
-    rel["info"]["status"] = "pending-upgrade"
-    rec["data"]["release"] = H.encode_release(rel)
+    run(kube, params(image={"repository": "aistack.local/demohttp", "tag": "1.0.1"}))
+    _leave_pending(kube, 2, "pending-upgrade")
+    warnings = []
+    check = TenantRunner(params(), kube, FakeHelm(kube), check_mode=True, warn=warnings.append).present()
+    assert check["changed"] and check["recovered"]["action"] == "mark-failed"
+    assert check["recovered"]["status"] == "pending-upgrade" and check["recovered"]["deployed"] == 1
+    assert "would be marked failed" in warnings[0] and "PersistentVolumeClaims" in warnings[0]
+    assert kube.objects[("Secret", "team-a-dev", "sh.helm.release.v1.team-a-svc-dev.v2")]["metadata"]["labels"][
+        "status"] == "pending-upgrade"  # check mode wrote nothing
+    warnings = []
+    helm = FakeHelm(kube)
+    result = TenantRunner(params(), kube, helm, check_mode=False, warn=warnings.append).present()
+    assert result["changed"] and result["revision"] == 3 and len(helm.calls) == 1
+    assert result["recovered"]["lease"] == "no lease" and "was marked failed" in warnings[0]
+    rec = kube.objects[("Secret", "team-a-dev", "sh.helm.release.v1.team-a-svc-dev.v2")]
+    assert H.decode_release(rec["data"]["release"])["info"]["status"] == "failed"
+    # the Lease was held for the upgrade and given back
+    assert ("apply", "Lease", "aistack-helm-team-a-svc-dev") in kube.writes
+    assert ("Lease", "team-a-dev", "aistack-helm-team-a-svc-dev") not in kube.objects
+    again, _unused, helm = run(kube, params())
+    assert not again["changed"] and "recovered" not in again and not helm.calls
+
+
+def test_pending_install_is_removed_and_installed_again():
+    kube = MemKube()
+    run(kube, params())
+    _leave_pending(kube, 1, "pending-install")
+    _lease(kube, renewed_ago=40)  # the dead run's lease, expired
+    result, _unused, helm = run(kube, params())
+    assert result["changed"] and result["recovered"]["action"] == "delete"
+    assert result["recovered"]["lease"].startswith("an expired lease of ctl/1/abc")
+    assert ("delete", "Secret", "sh.helm.release.v1.team-a-svc-dev.v1") in kube.writes
+    assert result["revision"] == 1 and result["status"] == "deployed" and len(helm.calls) == 1
+
+
+def test_pending_release_with_a_live_lease_is_refused():
+    kube = MemKube()
+    run(kube, params())
+    _leave_pending(kube, 1, "pending-upgrade")
+    _lease(kube, renewed_ago=3)
+    writes = len(kube.writes)
     with pytest.raises(AistackError) as info:
         run(kube, params())
-    assert "helm rollback" in str(info.value)
+    assert "another run is working on it" in str(info.value) and "ctl/1/abc" in str(info.value)
+    assert info.value.field == "state" and len(kube.writes) == writes
+
+
+def test_a_live_lease_stops_a_second_change():
+    kube = MemKube()
+    run(kube, params())
+    _lease(kube, renewed_ago=1, holder="other/2/def")
+    with pytest.raises(AistackError) as info:
+        run(kube, params(image={"repository": "aistack.local/demohttp", "tag": "1.0.1"}))
+    assert "another run is working on release team-a-dev/team-a-svc-dev" in str(info.value)
+    assert "other/2/def" in str(info.value)
+    # an expired one is taken over
+    _lease(kube, renewed_ago=16, holder="other/2/def")
+    result, _unused, _helm = run(kube, params(image={"repository": "aistack.local/demohttp", "tag": "1.0.1"}))
+    assert result["changed"] and result["revision"] == 2
 
 
 def test_helm_failure_propagates_after_secrets():

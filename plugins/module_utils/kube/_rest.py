@@ -75,6 +75,23 @@ def ssl_context(tls):
     return ctx
 
 
+# The objects of a helm_tenant release whose live state the drift check compares with the release's manifest
+# (tenant/drift.py; Deployments and StatefulSets are above), and the Lease a run holds while it changes a release (kube/lease.py).
+KINDS.update({
+    ("v1", "Service"): ("/api/v1", "services", True),
+    ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
+    ("networking.k8s.io/v1", "Ingress"): ("/apis/networking.k8s.io/v1", "ingresses", True),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("/apis/networking.k8s.io/v1", "networkpolicies", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("/apis/autoscaling/v2", "horizontalpodautoscalers", True),
+    ("policy/v1", "PodDisruptionBudget"): ("/apis/policy/v1", "poddisruptionbudgets", True),
+    ("coordination.k8s.io/v1", "Lease"): ("/apis/coordination.k8s.io/v1", "leases", True),
+})
+
+
+class Conflict(AistackError):
+    """409 from the API server: a create of an object that exists, a replace whose resourceVersion moved."""
+
+
 def object_path(api_version, kind, name=None, namespace=None):
     try:
         prefix, plural, namespaced = KINDS[(api_version, kind)]
@@ -146,7 +163,8 @@ class RestTransport(object):
                 message = json.loads(text).get("message", text)
             except ValueError:
                 message = text
-            raise AistackError("%s %s: %s %s" % (method, path, resp.status, message[:500]))
+            error = Conflict if resp.status == 409 else AistackError
+            raise error("%s %s: %s %s" % (method, path, resp.status, message[:500]))
         return json.loads(text) if text else {}
 
     def close(self):
@@ -185,3 +203,13 @@ class RestTransport(object):
         if previous:
             query["previous"] = "true"
         return self.request("GET", object_path("v1", "Pod", name, namespace) + "/log", query=query, raw=True)
+
+    def create(self, obj):
+        meta = obj.get("metadata", {})
+        return self.request("POST", object_path(obj["apiVersion"], obj["kind"], None, meta.get("namespace")),
+                            body=obj, query={"fieldManager": FIELD_MANAGER})
+
+    def replace(self, obj):
+        meta = obj.get("metadata", {})
+        return self.request("PUT", object_path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")),
+                            body=obj, query={"fieldManager": FIELD_MANAGER})

@@ -20,6 +20,7 @@ import base64
 import os
 import shutil
 import tempfile
+import threading
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.constants import FIELD_MANAGER
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
@@ -114,6 +115,11 @@ def _library_api_client(access):
     return api
 
 
+def _drain(read, indexes):
+    for index in indexes:
+        read(index)
+
+
 class KubeClient(object):
     """get, list, server-side apply, patch, delete; one entry point whatever the transport."""
 
@@ -178,6 +184,39 @@ class KubeClient(object):
             raise AistackError("reading %s %s/%s failed: %s" % (kind, namespace or "", name, _api_message(exc)))
         return obj.to_dict()
 
+    def get_many(self, refs, workers=4):
+        """``get()`` of several objects, each ``(api_version, kind, name, namespace)``; returns one result per ref,
+        the object, None (not found) or the AistackError that read raised. Reads over the kubernetes library run
+        side by side (its connection pool is thread-safe, and the API server's time overlaps); reads over the
+        HTTPS transport one after another on its one keep-alive connection."""
+        results = [None] * len(refs)
+
+        def read(index):
+            try:
+                results[index] = self.get(*refs[index])
+            except Exception as exc:  # handed back: the caller decides what one unreadable object means
+                results[index] = exc if isinstance(exc, AistackError) else AistackError(str(exc))
+
+        pooled = [i for i, ref in enumerate(refs) if self._fast(ref[0], ref[1]) is None]
+        for index in range(len(refs)):
+            if index not in pooled:
+                read(index)
+        if len(pooled) > 1:
+            for index in pooled:  # discovery (the library's cache) in this thread, before the reads
+                try:
+                    self.resource(refs[index][0], refs[index][1])
+                except Exception:  # pylint: disable=broad-except  # the read reports it
+                    pass
+            threads = [threading.Thread(target=_drain, args=(read, pooled[start::workers]))
+                       for start in range(min(workers, len(pooled)))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        elif pooled:
+            read(pooled[0])
+        return results
+
     def list(self, api_version, kind, namespace=None, label_selector=None):
         fast = self._fast(api_version, kind)
         if fast:
@@ -221,6 +260,28 @@ class KubeClient(object):
         except DynamicApiError as exc:
             raise AistackError("deleting %s %s failed: %s" % (kind, name, _api_message(exc)))
         return True
+
+    def create(self, obj):
+        """Create an object; ``_rest.Conflict`` when it exists (a lock taken by someone else)."""
+        return self._write("create", obj)
+
+    def replace(self, obj):
+        """Replace an object (PUT); with ``metadata.resourceVersion`` set, ``_rest.Conflict`` when it moved."""
+        return self._write("replace", obj)
+
+    def _write(self, verb, obj):
+        fast = self._fast(obj["apiVersion"], obj["kind"])
+        if fast:
+            return getattr(fast, verb)(obj)
+        from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError  # pylint: disable=import-outside-toplevel
+        meta = obj.get("metadata", {})
+        try:
+            return getattr(self.resource(obj["apiVersion"], obj["kind"]), verb)(
+                body=obj, namespace=meta.get("namespace"), field_manager=FIELD_MANAGER).to_dict()
+        except ConflictError as exc:
+            raise _rest.Conflict("%s of %s %s: %s" % (verb, obj["kind"], meta.get("name"), _api_message(exc)))
+        except DynamicApiError as exc:
+            raise AistackError("%s of %s %s failed: %s" % (verb, obj["kind"], meta.get("name"), _api_message(exc)))
 
     def patch(self, api_version, kind, name, namespace, body,
               content_type="application/strategic-merge-patch+json", dry_run=False):

@@ -24,6 +24,7 @@ from ansible_collections.aistack.platform.plugins.module_utils.tenant import pol
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import rollout as trollout
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import values as tvalues
 from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import read_release, DEFAULT_HISTORY_MAX
+from ansible_collections.aistack.platform.plugins.module_utils.tenant.guard import ReleaseGuard
 
 PENDING = "(known after apply)"
 
@@ -186,11 +187,10 @@ class TenantRunner(object):
             else:
                 triggers["secret/" + gname] = current["metadata"].get("resourceVersion", "")
 
-        release = read_release(self.kube, self.name, self.namespace) if ns_obj else None
-        if release and str(release.get("status", "")).startswith("pending"):
-            raise AistackError("release %s/%s is stuck in '%s' (revision %s)." % (
-                self.namespace, self.name, release["status"], release["revision"]), field="state",
-                fix="wait for the other operation, or run 'helm rollback %s -n %s'" % (self.name, self.namespace))
+        # the release's records: a pending-* one left by an interrupted run is recovered (tenant/guard.py)
+        guard = ReleaseGuard(self.kube, self.name, self.namespace, check_mode=self.check_mode, warn=self.warn)
+        release = guard.read() if ns_obj else None
+        self.helm = guard.wrap(self.helm)  # helm.upgrade holds the release's Lease and carries out the recovery
 
         # 3. apply the owned objects (secret resourceVersions feed the pods' rollout checksum)
         for kind, obj in plan:
@@ -207,6 +207,8 @@ class TenantRunner(object):
         release_changes = self._release_changes(release, values, chart_name, chart_version)
         if release_changes:
             self.diffs.insert(0, tvalues.values_diff(release["values"] if release else None, values))
+        elif params.get("drift", "detect") == "detect":
+            release_changes = guard.drift(self.diffs)  # live objects against the release's manifest
         self._warn_storage(params)
 
         result = dict(release_name=self.name, namespace=self.namespace, hosts=tnames.hosts_of(self.names),
@@ -227,6 +229,7 @@ class TenantRunner(object):
                 result["revision"], result["status"] = deployed["revision"], deployed["status"]
             else:
                 result["rollout"] = trollout.planned_rollout(params)
+        guard.report(result)
         result["changed"] = bool(plan or release_changes)
         result["actions"] = self.actions
         return result
