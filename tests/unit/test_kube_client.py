@@ -168,6 +168,27 @@ def test_round_trip(api):
     assert api.delete("v1", "Secret", "s", "ns") is False
 
 
+def test_one_connection_serves_several_threads(api):
+    """A rollout watcher polls while helm's thread holds the release's Lease: both use the one transport. Without
+    its lock, http.client refuses the second request on the busy connection ("Request-sent")."""
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(40):
+                api.get("v1", "Secret", "s", "ns")
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len([e for e in Stub.log if e[0] == "GET"]) == 160
+
+
 def test_api_error_is_reported(api):
     with pytest.raises(AistackError) as info:
         api.get("v1", "Secret", "boom", "ns")

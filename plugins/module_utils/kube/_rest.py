@@ -18,6 +18,7 @@ import json
 import os
 import ssl
 import tempfile
+import threading
 
 try:
     from http.client import HTTPSConnection, HTTPConnection
@@ -76,7 +77,8 @@ def ssl_context(tls):
 
 
 # The objects of a helm_tenant release whose live state the drift check compares with the release's manifest
-# (tenant/drift.py; Deployments and StatefulSets are above), and the Lease a run holds while it changes a release (kube/lease.py).
+# (tenant/drift.py; Deployments and StatefulSets are above), and the Lease a run holds while it changes a
+# release (kube/lease.py).
 KINDS.update({
     ("v1", "Service"): ("/api/v1", "services", True),
     ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
@@ -125,6 +127,9 @@ class RestTransport(object):
         self.timeout = timeout
         self._ctx = ssl_context(tls) if url.scheme == "https" else None
         self._conn = None
+        # One connection, several threads (a rollout watcher beside helm, the Lease's holder): one request at a
+        # time on it, or http.client fails with "Request-sent".
+        self._lock = threading.RLock()
 
     def _connection(self):
         if self._conn is None:
@@ -141,18 +146,19 @@ class RestTransport(object):
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = content_type
-        for attempt in (0, 1):
-            conn = self._connection()
-            try:
-                conn.request(method, url, body=payload, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                break
-            except (OSError, IOError) as exc:  # stale keep-alive connection: retry once
-                self.close()
-                if attempt:
-                    raise AistackError("cannot reach the Kubernetes API at %s:%s: %s" % (self.host, self.port, exc),
-                                       field="kubeconfig", fix="check that the cluster is up")
+        with self._lock:
+            for attempt in (0, 1):
+                conn = self._connection()
+                try:
+                    conn.request(method, url, body=payload, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    break
+                except (OSError, IOError) as exc:  # stale keep-alive connection: retry once
+                    self.close()
+                    if attempt:
+                        raise AistackError("cannot reach the Kubernetes API at %s:%s: %s" % (self.host, self.port, exc),
+                                           field="kubeconfig", fix="check that the cluster is up")
         text = data.decode("utf-8", "replace")
         if raw and resp.status < 400:
             return text
@@ -168,9 +174,10 @@ class RestTransport(object):
         return json.loads(text) if text else {}
 
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def get(self, api_version, kind, name, namespace=None):
         return self.request("GET", object_path(api_version, kind, name, namespace))
