@@ -75,8 +75,8 @@ def test_newest_pods_pick_the_new_replicaset():
     (dict(containers=running_not_ready(started=False)), "waiting on startup probe"),
     (dict(containers=[{"name": "app", "ready": False, "restartCount": 3,
                        "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]), "container app: CrashLoopBackOff, 3 restarts"),
-    (dict(containers=[{"name": "app", "ready": False, "state": {"waiting": {"reason": "ImagePullBackOff",
-                                                                             "message": "not found"}}}]),
+    (dict(containers=[{"name": "app", "ready": False,
+                       "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}}}]),
      "container app: ImagePullBackOff (not found)"),
     (dict(containers=[], scheduled=False, phase="Pending"), "unschedulable: 0/1 nodes are available: 1 Insufficient cpu."),
     (dict(containers=[], init=[{"name": "migrate", "ready": False, "state": {"running": {}}}]),
@@ -124,8 +124,8 @@ def test_mask_text_without_known_values_still_masks_by_name():
 
 def test_pod_diagnosis_masks_and_keeps_the_rest():
     crashed = pod("rel-abc-1", ready=False, containers=[
-        {"name": "app", "ready": False, "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                                                                   "message": "back-off"}},
+        {"name": "app", "ready": False, "restartCount": 2,
+         "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
          "lastState": {"terminated": {"exitCode": 3, "reason": "Error"}}}])
     events = [{"involvedObject": {"name": "rel-abc-1"}, "reason": "BackOff", "message": "Back-off restarting",
                "count": 4, "lastTimestamp": "2026-01-01T00:00:09Z"},
