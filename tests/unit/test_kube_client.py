@@ -175,12 +175,12 @@ def test_one_connection_serves_several_threads(api):
 
     def reader():
         try:
-            for _ in range(40):
+            for _round in range(40):
                 api.get("v1", "Secret", "s", "ns")
         except Exception as exc:  # pylint: disable=broad-except
             errors.append(repr(exc))
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    threads = [threading.Thread(target=reader) for _reader in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
