@@ -102,6 +102,13 @@ XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py"
 XDIST_LAST = ("test_ingress_role.py", "test_observability_loki.py", "test_tls_role.py")
 
 
+def ansible_json(stdout):
+    """The document of ansible's json callback; what a task prints while it runs (helm_tenant's and
+    release_wait's progress lines) precedes it."""
+    start = 0 if stdout.startswith("{") else stdout.find("\n{\n") + 1
+    return json.loads(stdout[start:])
+
+
 def xdist_group(nodeid):
     """The work unit of a test: its integration file (or that file's shared group); a unit test is its own."""
     path = nodeid.split("::", 1)[0]
@@ -207,10 +214,7 @@ def run_module(collection_env):
             cmd.append("--diff")
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         try:
-            # what a task prints while it runs (helm_tenant's and release_wait's progress lines) precedes the
-            # JSON document
-            start = 0 if proc.stdout.startswith("{") else proc.stdout.find("\n{\n") + 1
-            doc = json.loads(proc.stdout[start:])
+            doc = ansible_json(proc.stdout)
             result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
         except (ValueError, KeyError, IndexError):
             raise AssertionError("ansible -m %s gave no JSON result (rc %d):\n%s\n%s"

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import ansible_json
+
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "build" / "collections"
 CACHE = Path(os.environ.get("AISTACK_CACHE", str(Path.home() / ".cache" / "aistack")))
@@ -82,7 +84,7 @@ def module(env, name, args, check=False):
         cmd.append("--check")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, check=False)
     try:
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        return ansible_json(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError):
         raise AssertionError("ansible -m %s gave no JSON result (rc %d):\n%s\n%s"
                              % (name, proc.returncode, proc.stdout, proc.stderr))

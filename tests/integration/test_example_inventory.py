@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, ansible_json
 
 ENVS = ("dev", "stg", "prd")
 # test credentials for the vaulted variables the inventories read (vault.yml.example shows them)
@@ -47,7 +47,7 @@ def example(collection_env, kubeconfig, tmp_path_factory):
              "-e", json.dumps({"aistack_kubeconfig": kubeconfig}), "-e", "@%s" % vault],
             env=env, capture_output=True, text=True, timeout=900, cwd=str(ROOT), check=False)
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-        releases = _tenant_results(json.loads(proc.stdout), {})
+        releases = _tenant_results(ansible_json(proc.stdout), {})
         hostvars = json.loads(subprocess.run(
             ["ansible-inventory", "-i", inventory, "--host", "localhost", "-e", "@%s" % vault],
             env=collection_env, capture_output=True, text=True, timeout=300, cwd=str(ROOT), check=True).stdout)
