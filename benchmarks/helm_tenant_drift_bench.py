@@ -33,7 +33,9 @@ from helm_tenant_bench import CACHE, CHART, HELM_TENANT_PLAY, environment, kubec
 
 TARGET = 1.2
 
-PLAY = HELM_TENANT_PLAY.replace('        timeout: 300\n', '        timeout: 300\n        drift: "{{ drift_mode }}"\n')
+# drift is helm_tenant's option only: the play's release_wait task has a timeout too
+PLAY = HELM_TENANT_PLAY.replace('        wait: false\n        timeout: 300\n',
+                                '        wait: false\n        timeout: 300\n        drift: "{{ drift_mode }}"\n', 1)
 assert "drift_mode" in PLAY
 MODULE_PLAY = PLAY.replace('      loop: "{{ teams }}"',
                            '      environment: {AISTACK_BENCH: module}\n      loop: "{{ teams }}"')
