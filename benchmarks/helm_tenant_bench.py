@@ -137,20 +137,29 @@ def kubectl(env, *args, **kw):
     return subprocess.run(["kubectl"] + list(args), env=env, capture_output=True, text=True, check=check, **kw)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+def parse_args(doc):
+    """The options both helm_tenant benchmarks take."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=20, help="tenants (default 20)")
     parser.add_argument("--image", default=None, help="image (default: the cluster build's demohttp)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating no-op rounds (median reported)")
     parser.add_argument("--keep", action="store_true", help="keep the namespaces afterwards")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def bench_image(image=None):
+    """The tenants' image: the one given, else the cluster build's demohttp."""
+    if image:
+        return image
+    images = dict(line.split("=", 1) for line in (CACHE / "images.env").read_text().split() if "=" in line) \
+        if (CACHE / "images.env").exists() else {}
+    return images.get("AISTACK_DEMOHTTP_IMAGE", "aistack.local/demohttp:1.0.0")
+
+
+def main():
+    args = parse_args(__doc__)
     env = environment()
-    image = args.image
-    if not image:
-        images = dict(line.split("=", 1) for line in (CACHE / "images.env").read_text().split() if "=" in line) \
-            if (CACHE / "images.env").exists() else {}
-        image = images.get("AISTACK_DEMOHTTP_IMAGE", "aistack.local/demohttp:1.0.0")
-    repo, tag = image.rsplit(":", 1)
+    repo, tag = bench_image(args.image).rsplit(":", 1)
     run_id = uuid.uuid4().hex[:4]
     teams = ["bench%s-%02d" % (run_id, i) for i in range(args.n)]
     ours = ["%s-dev" % t for t in teams]

@@ -18,7 +18,6 @@ bin directory is added).
 
 from __future__ import print_function
 
-import argparse
 import json
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from helm_tenant_bench import CACHE, CHART, HELM_TENANT_PLAY, environment, kubectl  # noqa: E402 pylint: disable=wrong-import-position
+from helm_tenant_bench import CHART, HELM_TENANT_PLAY, bench_image, environment, kubectl, parse_args  # noqa: E402 pylint: disable=wrong-import-position
 
 TARGET = 1.2
 
@@ -61,19 +60,9 @@ def median(values):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("-n", type=int, default=20, help="tenants (default 20)")
-    parser.add_argument("--image", default=None, help="image (default: the cluster build's demohttp)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating no-op rounds (median reported)")
-    parser.add_argument("--keep", action="store_true", help="keep the namespaces afterwards")
-    args = parser.parse_args()
+    args = parse_args(__doc__)
     env = environment()
-    image = args.image
-    if not image:
-        images = dict(line.split("=", 1) for line in (CACHE / "images.env").read_text().split() if "=" in line) \
-            if (CACHE / "images.env").exists() else {}
-        image = images.get("AISTACK_DEMOHTTP_IMAGE", "aistack.local/demohttp:1.0.0")
-    repo, tag = image.rsplit(":", 1)
+    repo, tag = bench_image(args.image).rsplit(":", 1)
     run_id = uuid.uuid4().hex[:4]
     teams = ["drift%s-%02d" % (run_id, i) for i in range(args.n)]
     times = {"inprocess": {"detect": [], "ignore": []}, "module": {"detect": [], "ignore": []}}
