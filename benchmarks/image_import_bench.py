@@ -17,8 +17,9 @@ target (a new docker-registry / a private containerd per run, so nothing is dedu
   image_import -> containerd    through `ctr images import -` (unpack on)
   ctr images import             of the archive file (unpack on)
 
-Each round runs every row once (the order rotates each round); the machine is shared, so the medians
-over --rounds count, and the load average is printed with every figure. MB/s are 10^6 bytes of layer
+Each round runs every row once, the rows a ratio compares next to each other, every other round in the
+reverse order; the machine is shared, so the medians over --rounds count (and the ratios of each round,
+printed in brackets), and the load average is printed with every figure. MB/s are 10^6 bytes of layer
 data per second. Peak RSS is the measured process's own ru_maxrss (ctr's excludes containerd, which
 does the writing for both containerd rows; the registry's is in no row).
 
@@ -225,15 +226,17 @@ def main():
         with open(runner, "w") as handle:
             handle.write(RUNNER % {"collections": COLLECTIONS})
         py = [sys.executable, runner]
+        # the order puts each pair that a ratio compares side by side, and every other round runs it backwards
+        # (A B B A), so a load that rises or falls during a round weighs on both members of a pair alike
         rows = [
             Row("sha256", "sha256 of the layers (hashlib, one pass)", None, py + ["sha256"] + [l.path for l in layers]),
-            Row("raw_sendfile", "raw upload: PUT ?digest=, sendfile", "registry",
-                py + ["raw-sendfile", "{addr}", listing]),
-            Row("raw_curl", "raw upload: PUT ?digest=, curl -T", "registry", py + ["raw-curl", "{addr}", listing]),
-            Row("ours_registry", "image_import -> registry", "registry", py + ["registry", archive, "{addr}"]),
             Row("skopeo", "skopeo copy --preserve-digests -> registry", "registry",
                 ["skopeo", "copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false",
                  "docker-archive:" + archive, "docker://{addr}/bench/skopeo:1"]),
+            Row("ours_registry", "image_import -> registry", "registry", py + ["registry", archive, "{addr}"]),
+            Row("raw_sendfile", "raw upload: PUT ?digest=, sendfile", "registry",
+                py + ["raw-sendfile", "{addr}", listing]),
+            Row("raw_curl", "raw upload: PUT ?digest=, curl -T", "registry", py + ["raw-curl", "{addr}", listing]),
         ]
         if with_containerd:
             rows += [
@@ -243,7 +246,7 @@ def main():
                     ["ctr", "-a", "{sock}", "-n", "k8s.io", "images", "import", archive]),
             ]
         for number in range(args.rounds):
-            order = rows[number % len(rows):] + rows[:number % len(rows)]
+            order = rows if number % 2 == 0 else rows[::-1]
             print("round %d/%d (load average %s):" % (number + 1, args.rounds, load_average()), flush=True)
             for row in order:
                 seconds, rss = run_row(row, work)

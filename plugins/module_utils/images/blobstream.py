@@ -18,12 +18,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import queue
 import threading
-
-try:
-    import queue
-except ImportError:  # pragma: no cover - Python 2
-    import Queue as queue
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 

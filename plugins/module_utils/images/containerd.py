@@ -27,7 +27,8 @@ import tempfile
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 BLOCK = 1 << 20
-# ctr reads its stdin in 1 MiB blocks; the default 64 KiB pipe would wake it (and us) 16 times as often
+# ctr's stdin: the default pipe holds 64 KiB, a sixteenth of one of our blocks (every block would take 16 hand-overs
+# between us and ctr); Linux's default cap for an unprivileged pipe is 1 MiB (/proc/sys/fs/pipe-max-size)
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
