@@ -277,8 +277,9 @@ def main():
         for label, ours, other, target in ratios:
             ratio = med[other] / med[ours]
             paired = [o / s for s, o in zip(by_key[ours].seconds, by_key[other].seconds)]
-            verdict = "" if target is None else ("  target >= %.1f: %s" % (target, "met" if ratio >= target
-                                                                             else "NOT met"))
+            verdict = ""
+            if target is not None:
+                verdict = "  target >= %.1f: %s" % (target, "met" if ratio >= target else "NOT met")
             print("  %-52s %.2fx  [%s]%s" % (label, ratio, " ".join("%.2f" % p for p in paired), verdict))
             summary[ours + "/" + other] = round(ratio, 3)
         peak = max(max(by_key[k].rss) for k in by_key if k.startswith("ours_"))
