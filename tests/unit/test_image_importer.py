@@ -6,6 +6,7 @@ import datetime
 import json
 import hashlib
 import io
+import tarfile
 
 import pytest
 
@@ -153,3 +154,42 @@ def test_images_dir_idempotent_and_replaces(tmp_path):
     with pytest.raises(AistackError, match="a.tar.*corrupt"):
         imp.import_images(imp.ImagesDirTarget(str(out)), imp.load_sources(str(src)))
     assert sorted(os.listdir(str(out))) == before
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_registry_flow_streams_large_blobs_and_stops_on_a_corrupt_one(tmp_path, compression):
+    """Layers of several blocks take BlobStream's read-ahead thread: the good archive arrives whole (positive
+    control), one flipped byte in a layer fails the import before any manifest, naming the archive."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "images", "registry"))
+    import imagetools as it
+    from ansible_collections.aistack.platform.plugins.module_utils.images import blobstream
+    big = it.Layer.from_bytes(it.tar_bytes({"big": os.urandom(blobstream.BLOCK * 5 // 2)}), str(tmp_path))
+    assert big.size > 2 * blobstream.BLOCK
+    good = tmp_path / "good"
+    good.mkdir()
+    it.write_docker_archive(str(good / ("a" + it.SUFFIX[compression])), ["one/a:1"], [big], compression)
+    fake = FakeRegistry()
+    changed, _results = imp.import_images(imp.RegistryTarget(fake, "fake:5000"), imp.load_sources(str(good)))
+    assert changed and fake.blobs[("one/a", "sha256:" + big.digest)] == open(big.path, "rb").read()
+    assert [c[0] for c in fake.calls][-1] == "manifest"
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    it.write_docker_archive(str(bad / "a.tar"), ["one/a:2"], [big])
+    data = bytearray((bad / "a.tar").read_bytes())
+    with tarfile.open(str(bad / "a.tar")) as tar:
+        member = [m for m in tar.getmembers() if m.name.endswith("layer.tar")][0]
+    data[member.offset_data + member.size - 1000] ^= 0xFF  # in the last block
+    (bad / "a.tar").write_bytes(bytes(data))
+    if compression != "none":
+        raw = (bad / "a.tar").read_bytes()
+        import zstandard
+        (bad / ("a" + it.SUFFIX[compression])).write_bytes(zstandard.ZstdCompressor(level=1).compress(raw))
+        os.unlink(str(bad / "a.tar"))
+    fake = FakeRegistry()
+    with pytest.raises(AistackError, match=r"a\.tar.*corrupt"):
+        imp.import_images(imp.RegistryTarget(fake, "fake:5000"), imp.load_sources(str(bad)))
+    assert not any(c[0] == "manifest" for c in fake.calls)
+    assert ("one/a", "sha256:" + big.digest) not in fake.blobs

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -26,6 +27,18 @@ import tempfile
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 BLOCK = 1 << 20
+# ctr's stdin: the default pipe holds 64 KiB, a sixteenth of one of our blocks (every block would take 16 hand-overs
+# between us and ctr); Linux's default cap for an unprivileged pipe is 1 MiB (/proc/sys/fs/pipe-max-size)
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def widen_pipe(fd, size=PIPE_SIZE):
+    """Ask Linux for a pipe buffer of ``size`` bytes (capped by /proc/sys/fs/pipe-max-size); best effort."""
+    try:
+        return fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+    except (OSError, IOError, ValueError):
+        return None
 
 
 def parse_images_ls(text):
@@ -114,6 +127,7 @@ class _ImportStream(object):
             self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self.log, stderr=subprocess.STDOUT)
         except OSError as exc:
             raise AistackError("cannot run %s: %s" % (base[0], exc), field="ctr_command")
+        widen_pipe(self.proc.stdin.fileno())
         self.written = 0
 
     def _write(self, data):

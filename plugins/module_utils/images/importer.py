@@ -21,6 +21,8 @@ import re
 from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.images import archive as ia
+from ansible_collections.aistack.platform.plugins.module_utils.images.blobstream import (
+    BlobStream, digest_error, hexdigest_of, new_hash, truncated_error)
 
 WORKLOAD_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"))
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
@@ -30,14 +32,15 @@ class VerifyingReader(object):
     """Reads a blob of known size and digest; raises before handing out the last block if it is wrong.
 
     The consumer (an HTTP upload or ctr's stdin) therefore never receives a complete wrong blob.
+    The import paths use ``blobstream.BlobStream`` (the same check, with read-ahead); this one reads
+    exactly what it is asked for, in the caller's thread.
     """
 
     def __init__(self, reader, blob, path):
         self.reader = reader
         self.blob = blob
         self.path = path
-        alg = ia.parse_digest(blob.digest)[0]
-        self.hash = hashlib.new(alg)
+        self.hash = new_hash(blob.digest)
         self.count = 0
 
     def read(self, size=-1):
@@ -48,18 +51,19 @@ class VerifyingReader(object):
             size = left
         data = self.reader.read(size)
         if not data:
-            raise AistackError("archive '%s': truncated: blob %s ends after %d of %d bytes"
-                               % (self.path, self.blob.digest, self.count, self.blob.size), field="src",
-                               fix="copy the archive again")
+            raise truncated_error(self.path, self.blob.digest, self.count, self.blob.size)
         self.hash.update(data)
         self.count += len(data)
         if self.count == self.blob.size:
-            got = "%s:%s" % (self.hash.name, self.hash.hexdigest())
-            if got != self.blob.digest:
-                raise AistackError("archive '%s': member '%s' has digest %s, the image manifest expects %s "
-                                   "(corrupt archive)" % (self.path, self.blob.member, got, self.blob.digest),
-                                   field="src", fix="copy or save the archive again")
+            error = digest_error(self.path, self.blob.member, self.blob.digest, hexdigest_of(self.hash))
+            if error is not None:
+                raise error
         return data
+
+
+def blob_stream(reader, blob, path):
+    """The verified read-ahead reader the import paths send a streamed blob through (a context manager)."""
+    return BlobStream(reader, blob.size, blob.digest, path, member=blob.member)
 
 
 def verify_memory_blob(path, blob):
@@ -211,7 +215,8 @@ class RegistryTarget(object):
         for index, members in by_archive.values():
             def consume(name, reader, index=index, members=members):
                 blob, repos = members[name]
-                client.push_blob(repos[0], blob.digest, blob.size, VerifyingReader(reader, blob, index.path))
+                with blob_stream(reader, blob, index.path) as stream:
+                    client.push_blob(repos[0], blob.digest, blob.size, stream)
                 for repo in repos[1:]:
                     if not client.mount_blob(repo, blob.digest, repos[0]):
                         raise AistackError("registry %s refused to mount blob %s from %s into %s"
@@ -305,7 +310,8 @@ class ContainerdTarget(object):
             for index, members in by_archive.values():
                 def consume(name, reader, index=index, members=members):
                     blob = members[name]
-                    stream.add_stream(ia.blob_path(blob.digest), blob.size, VerifyingReader(reader, blob, index.path))
+                    with blob_stream(reader, blob, index.path) as verified:
+                        stream.add_stream(ia.blob_path(blob.digest), blob.size, verified)
                 ia.stream_members(index, members.keys(), consume)
             entries_out = []
             written = set()
@@ -437,15 +443,15 @@ class ImagesDirTarget(object):
             for index, members in by_archive.values():
                 def consume(name, reader, index=index, members=members):
                     blob, writers = members[name]
-                    verifier = VerifyingReader(reader, blob, index.path)
                     for writer in writers:
                         writer.begin(ia.blob_path(blob.digest), blob.size)
-                    while True:
-                        block = verifier.read(ia.CHUNK)
-                        if not block:
-                            break
-                        for writer in writers:
-                            writer.handle.write(block)
+                    with blob_stream(reader, blob, index.path) as verifier:
+                        while True:
+                            block = verifier.read(ia.CHUNK)
+                            if not block:
+                                break
+                            for writer in writers:
+                                writer.handle.write(block)
                     for writer in writers:
                         writer.end(blob.size)
                 ia.stream_members(index, members.keys(), consume)
