@@ -255,6 +255,6 @@ def receipt_base_blobs(receipt, stores=None):
     return sorted(receipts.base_blobs(receipt, stores))
 
 
-def receipt_drift(receipt, store, held):
+def receipt_drift(receipt, store, held, scope="all"):
     """The receipt of ``store`` against ``held`` ({reference: digest} the store really holds)."""
-    return receipts.drift(receipt, store, held)
+    return receipts.drift(receipt, store, held, scope)

@@ -152,12 +152,17 @@ def repositories_holding(receipt, store, digest):
                       if digest in (image.get("blobs") or [])))
 
 
-def drift(receipt, store, held):
+def drift(receipt, store, held, scope="all"):
     """Compare what the receipt records in ``store`` with ``held`` ({reference: digest} the store really has):
     {missing: [{reference, digest}], changed: [{reference, digest, held}], unexpected: [{reference, digest}],
-    ok: int}. Missing: recorded, not there; changed: there with another digest; unexpected: there, not recorded."""
+    ok: int}. Missing: recorded, not there; changed: there with another digest; unexpected: there, not recorded.
+    ``scope`` V(repositories) counts as unexpected only names of the repositories the receipt records (a node's
+    containerd holds many images no bundle brought: the kubelet's pause image, pulled ones)."""
     recorded = store_images(receipt, store)
-    held = held or {}
+    held = dict(held or {})
+    if scope == "repositories":
+        mine = set(repository(ref) for ref in recorded)
+        held = dict((ref, digest) for ref, digest in held.items() if ref in recorded or repository(ref) in mine)
     missing, changed, unexpected, same = [], [], [], 0
     for ref in sorted(recorded):
         digest = recorded[ref].get("digest")
