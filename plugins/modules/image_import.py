@@ -131,7 +131,7 @@ options:
     default: []
   receipt:
     description:
-      - An import receipt (C(aistack-receipt/v1) or C(v2), as the airgap role writes it): a dictionary, its JSON
+      - An import receipt (C(aistack-receipt/v1) or C(v2), as the airgap role writes it) - a dictionary, its JSON
         text, or the path of a file holding it. Read with O(receipt_store), never written by this module.
       - An image whose target name the receipt records in that store with the same manifest digest is skipped
         without asking the target (the receipt is trusted; leave it out after the store lost data).

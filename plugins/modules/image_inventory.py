@@ -83,7 +83,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 images:
-  description: C({name: manifest digest}); registry names are C(<registry>/<repository>:<tag>).
+  description: "C({name: manifest digest}); registry names are C(<registry>/<repository>:<tag>)."
   returned: always
   type: dict
   sample: {"localhost:30500/aistack/library/postgres:17": "sha256:..."}
