@@ -97,6 +97,8 @@ def main():
     parser.add_argument("--app-mb", type=int, default=16)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if not it.LocalRegistry.available() or not shutil.which("skopeo"):
+        raise SystemExit("needs Debian's docker-registry and skopeo (apt-get install docker-registry skopeo)")
     work = tempfile.mkdtemp(prefix="airgap-delta-bench-")
     source = it.LocalRegistry(os.path.join(work, "source")).start()
     site = it.LocalRegistry(os.path.join(work, "site")).start()

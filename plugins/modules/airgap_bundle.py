@@ -72,6 +72,7 @@ attributes:
     description: Computes what would be written (delta layers, parts) and writes nothing.
   diff_mode:
     support: none
+    description: Nothing to show as a diff.
 author:
   - aistack platform engineering (@aistack-platform)
 requirements:

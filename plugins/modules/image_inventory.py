@@ -65,6 +65,7 @@ attributes:
     description: Reads only; the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to show as a diff.
 author:
   - aistack platform engineering (@aistack-platform)
 requirements:

@@ -228,8 +228,8 @@ def test_an_interrupted_import_goes_on_where_it_stopped(world, tmp_path, site):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    landed = [l.digest for l in layers if any("digest=sha256:" + l.digest in line and '" 201 ' in line
-                                               for line in site.write_requests())]
+    landed = [l.digest for l in layers
+              if any("digest=sha256:" + l.digest in line and '" 201 ' in line for line in site.write_requests())]
     assert landed and len(landed) < len(layers), "the import was not stopped half way: %s" % landed
     assert "site/team/big:1.0" not in site.all_tags()
     # the first archive was recorded as it landed
@@ -286,3 +286,41 @@ def test_drift_report_finds_an_image_deleted_from_the_registry(world, tmp_path, 
     assert "team/drift1" not in report.stdout.split("Report the drift", 1)[1]
     failing = drift(airgap_drift_fail=True)
     assert failing.returncode != 0 and "drift0" in failing.stdout
+
+
+@pytest.mark.skipif(not shutil.which("containerd") or not shutil.which("ctr") or os.geteuid() != 0,
+                    reason="needs containerd and ctr, as root")
+def test_delta_archive_into_containerd(tmp_path, tmp_path_factory):
+    """A delta archive into containerd: the omitted layer is found in the content store (and the image unpacks);
+    a containerd without it is refused, naming the layer, with no image record written."""
+    base = layer(tmp_path, "base", 200000)
+    one, two = layer(tmp_path, "app", 3000), layer(tmp_path, "app", 3000)
+    gz = "application/vnd.oci.image.layer.v1.tar+gzip"
+    v1, v2 = str(tmp_path / "app1.tar"), str(tmp_path / "app2.tar")
+    it.write_oci_archive(v1, "docker.io/team/app:1", [base, one], diff_layers=[base.raw, one.raw], layer_media_type=gz)
+    it.write_oci_archive(v2, "docker.io/team/app:2", [base, two], diff_layers=[base.raw, two.raw], layer_media_type=gz)
+    delta = str(tmp_path / "app2.delta.tar")
+    made = it.run_module(COLLECTIONS, "aistack.platform.airgap_bundle",
+                         dict(action="delta", src=v2, dest=delta, omit=["sha256:" + base.digest]))
+    assert made["changed"] and made["omitted"] == ["sha256:" + base.digest], made
+    assert os.path.getsize(delta) < base.size
+    for name, seeded in (("seeded", True), ("empty", False)):
+        ctd = it.PrivateContainerd(str(tmp_path_factory.mktemp("ctd-" + name))).start()
+        try:
+            common = dict(target="containerd", containerd_socket=ctd.socket, ctr_command=["ctr"])
+            if seeded:
+                assert it.run_module(COLLECTIONS, "aistack.platform.image_import", dict(common, src=v1))["changed"]
+            result = it.run_module(COLLECTIONS, "aistack.platform.image_import",
+                                   dict(common, src=delta, omitted_blobs=["sha256:" + base.digest]))
+            listed = subprocess.run(["ctr", "-a", ctd.socket, "-n", "k8s.io", "images", "ls", "-q"],
+                                    capture_output=True, text=True, check=True).stdout.split()
+            if seeded:
+                assert result["changed"] and result["images"][0]["blobs_present"] >= 1, result
+                assert "docker.io/team/app:2" in listed
+                assert ("sha256:" + base.digest) in result["images"][0]["blobs"]
+            else:
+                assert result.get("failed") and ("sha256:" + base.digest) in result["msg"], result
+                assert "export a full bundle" in result["msg"]
+                assert "docker.io/team/app:2" not in listed
+        finally:
+            ctd.stop()

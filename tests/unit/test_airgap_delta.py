@@ -146,3 +146,52 @@ def test_delta_member_records_what_it_is_made_of(tmp_path):
     key = json.loads(bundle.existing_key(dest))
     assert key["format"] == "aistack-delta/v1" and key["omitted"] == ["sha256:" + base.digest]
     assert key["images"][0][0] == "docker.io/team/app:2"
+
+
+class _Response(object):
+    def __init__(self, status, body, link=None):
+        self.status_code, self._body, self.text = status, body, json.dumps(body)
+        self.headers = {"Link": link} if link else {}
+
+    def json(self):
+        return self._body
+
+
+class _ListingClient(object):
+    registry = "reg:5000"
+    base = "http://reg:5000"
+
+    def __init__(self):
+        self.pages = {
+            "/v2/_catalog?n=1000": _Response(200, {"repositories": ["other/x", "site/a"]},
+                                             '</v2/_catalog?last=site%2Fa&n=1000>; rel="next"'),
+            "/v2/_catalog?last=site%2Fa&n=1000": _Response(200, {"repositories": ["site/b"]}),
+            "/v2/site/a/tags/list?n=1000": _Response(200, {"name": "site/a", "tags": ["1", "2"]}),
+            "/v2/site/b/tags/list?n=1000": _Response(404, {"errors": []}),
+        }
+
+    def request(self, method, path, repo=None):
+        assert method == "GET"
+        return self.pages[path]
+
+    def manifest_digest(self, repo, tag):
+        return "sha256:" + (repo[-1] + tag) * 32
+
+
+def test_registry_inventory_follows_pages_and_keeps_the_project():
+    from ansible_collections.aistack.platform.plugins.module_utils.images import inventory
+    held = inventory.registry_images(_ListingClient(), "reg:5000", "site")
+    assert held == {"reg:5000/site/a:1": "sha256:" + "a1" * 32, "reg:5000/site/a:2": "sha256:" + "a2" * 32}
+    client = _ListingClient()
+    client.pages["/v2/other/x/tags/list?n=1000"] = _Response(200, {"name": "other/x", "tags": ["9"]})
+    assert sorted(inventory.registry_images(client, "reg:5000")) == [
+        "reg:5000/other/x:9", "reg:5000/site/a:1", "reg:5000/site/a:2"]
+
+
+def test_registry_inventory_names_the_listing_refusal():
+    from ansible_collections.aistack.platform.plugins.module_utils.images import inventory
+    client = _ListingClient()
+    client.pages["/v2/_catalog?n=1000"] = _Response(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+    with pytest.raises(AistackError) as err:
+        inventory.registry_images(client, "reg:5000", "site")
+    assert str(err.value).startswith("registry: ") and "HTTP 401" in str(err.value)

@@ -155,8 +155,7 @@ def write_delta(src, dest, omit, compression="none", platform=None, check_mode=F
 
     Returns {changed, images: [{ref, digest}], layers, omitted, carried, size}: ``omitted`` are the layers left
     out (the import must find them at the target), ``carried`` the ones written."""
-    from ansible_collections.aistack.platform.plugins.module_utils.images.importer import (VerifyingReader,
-                                                                                          verify_memory_blob)
+    from ansible_collections.aistack.platform.plugins.module_utils.images import importer
     omit = set(omit or ())
     index, images = _images(src, platform)
     layers, omitted = [], []
@@ -188,14 +187,14 @@ def write_delta(src, dest, omit, compression="none", platform=None, check_mode=F
                     continue
                 written.add(blob.digest)
                 if blob.data is not None:
-                    verify_memory_blob(src, blob)
+                    importer.verify_memory_blob(src, blob)
                     out.add_bytes(ia.blob_path(blob.digest), blob.data)
                 else:
                     by_member.setdefault(blob.member, blob)
 
         def consume(name, reader):
             blob = by_member[name]
-            out.add_stream(ia.blob_path(blob.digest), blob.size, VerifyingReader(reader, blob, src))
+            out.add_stream(ia.blob_path(blob.digest), blob.size, importer.VerifyingReader(reader, blob, src))
         ia.stream_members(index, list(by_member), consume)
         entries = []
         for image in images:
@@ -340,4 +339,3 @@ def join_parts(parts, base_dir, dest, sha256, check_mode=False):
                            fix="export the bundle again; its parts do not belong together.")
     os.rename(partial, dest)
     return dict(changed=True, size=os.path.getsize(dest))
-

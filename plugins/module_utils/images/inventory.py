@@ -25,8 +25,9 @@ def _pages(client, path, key, repo=None):
         if response.status_code == 404 and key == "tags":
             return []
         if response.status_code != 200:
-            raise AistackError("registry %s: GET %s failed: HTTP %d %s" % (client.registry, url, response.status_code,
-                                                                          (response.text or "")[:200]),
+            what = "registry %s: GET %s failed: HTTP %d %s" % (client.registry, url, response.status_code,
+                                                               (response.text or "")[:200])
+            raise AistackError(what,
                                field="registry", fix="the registry must allow listing (/v2/_catalog, tags/list) "
                                                      "to the user of registry_username")
         items.extend((response.json() or {}).get(key) or [])

@@ -91,8 +91,8 @@ def base_blobs(receipt, stores=None):
     names = list(stores or sorted(doc["stores"]))
     unknown = [name for name in names if name not in doc["stores"]]
     if unknown:
-        raise AistackError("the receipt has no store %s (it has %s)." % (", ".join(unknown),
-                                                                          ", ".join(sorted(doc["stores"])) or "none"),
+        have = ", ".join(sorted(doc["stores"])) or "none"
+        raise AistackError("the receipt has no store %s (it has %s)." % (", ".join(unknown), have),
                            field="airgap_base_store", fix="name a store of the receipt, or leave it empty for all.")
     held = None
     for name in names:
