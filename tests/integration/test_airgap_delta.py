@@ -201,50 +201,103 @@ def test_split_bundle_refuses_a_tampered_part(world, tmp_path, site):
     assert (bundle / "joined" / entry["file"]).exists()
 
 
+class SlowProxy(object):
+    """A TCP proxy on 127.0.0.1 in front of ``address`` that sends uploads on at ``rate`` bytes per second (None:
+    at full speed), so that a test can stop an import between two layers."""
+
+    def __init__(self, address, rate=None):
+        import socket
+        import threading
+        self.target = address.rsplit(":", 1)
+        self.rate = rate
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.address = "127.0.0.1:%d" % self.server.getsockname()[1]
+        self.threading, self.socket = threading, socket
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _unused = self.server.accept()
+            except OSError:
+                return
+            upstream = self.socket.create_connection((self.target[0], int(self.target[1])))
+            self.threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            self.threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, throttled):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+                if throttled and self.rate:
+                    time.sleep(len(data) / float(self.rate))
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(self.socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.server.close()
+
+
 def test_an_interrupted_import_goes_on_where_it_stopped(world, tmp_path, site):
     source, work = world["source"], world["work"]
     small = push(source, work, "team/first:1.0", [layer(work, "first", 5000)])
-    layers = [layer(work, "big%d" % n, 48 << 20) for n in range(3)]
+    layers = [layer(work, "big%d" % n, 12 << 20) for n in range(3)]
     big = push(source, work, "team/big:1.0", layers)
     bundle = tmp_path / "bundle"
     export(world, bundle, [small, big])
     receipt = tmp_path / "receipt.json"
+    # the site registry behind a proxy that passes uploads at 8 MiB/s: about 1.5 s per layer
+    proxy = SlowProxy(site.address, rate=8 << 20)
     pb = tmp_path / "import.yml"
     pb.write_text(IMPORT_PLAYBOOK)
-    extra_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=site.address, aistack_registry_project="site",
+    extra_vars = dict(aistack_bundle_dir=str(bundle), aistack_registry=proxy.address, aistack_registry_project="site",
                       aistack_charts_dir=str(tmp_path / "charts"), airgap_trusted_signers=[world["signer"]["trusted"]],
                       airgap_receipt_configmap="", airgap_receipt_file=str(receipt))
     env = it.ansible_env(COLLECTIONS, {"ANSIBLE_STDOUT_CALLBACK": "default"})
     proc = subprocess.Popen(["ansible-playbook", str(pb), "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars)],
-                            env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    first_layer = "digest=sha256:" + layers[0].digest
-    deadline = time.time() + 300
+
+    def landed():
+        lines = [line for line in site.write_requests() if '" 201 ' in line]
+        return [l.digest for l in layers if any("digest=sha256:" + l.digest in line for line in lines)]
     try:
-        while time.time() < deadline and proc.poll() is None:
-            if any(first_layer in line for line in site.write_requests()):
-                break
-            time.sleep(0.02)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and not landed():
+            time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    landed = [l.digest for l in layers
-              if any("digest=sha256:" + l.digest in line and '" 201 ' in line for line in site.write_requests())]
-    assert landed and len(landed) < len(layers), "the import was not stopped half way: %s" % landed
+    first = landed()
+    assert first and len(first) < len(layers), "the import was not stopped half way: %s" % first
     assert "site/team/big:1.0" not in site.all_tags()
     # the first archive was recorded as it landed
     recorded = json.loads(receipt.read_text())
-    assert list(recorded["stores"]["registry/%s/site" % site.address]["images"]) == [
-        "%s/site/team/first:1.0" % site.address]
+    store = "registry/%s/site" % proxy.address
+    assert list(recorded["stores"][store]["images"]) == ["%s/site/team/first:1.0" % proxy.address]
 
+    proxy.rate = None
     before = len(site.log_text())
-    again = run_import(tmp_path, world, bundle, site, receipt)
+    again = run_import(tmp_path, world, bundle, site, receipt, aistack_registry=proxy.address)
+    proxy.close()
     assert again.returncode == 0, again.stdout[-4000:]
     assert site.all_tags() == ["site/team/big:1.0", "site/team/first:1.0"]
     rewritten = "\n".join(site.write_requests(before))
-    for digest in landed:
+    for digest in first:
         assert ("digest=sha256:" + digest) not in rewritten  # blobs that had landed are not sent again
-    for rest in [l.digest for l in layers if l.digest not in landed]:
+    for rest in [l.digest for l in layers if l.digest not in first]:
         assert ("digest=sha256:" + rest) in rewritten
     assert "/team/first/" not in rewritten  # the recorded archive is not imported again
 
