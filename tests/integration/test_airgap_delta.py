@@ -377,3 +377,44 @@ def test_delta_archive_into_containerd(tmp_path, tmp_path_factory):
                 assert "docker.io/team/app:2" not in listed
         finally:
             ctd.stop()
+
+
+def test_delta_round_trip_with_the_receipt_in_the_cluster(world, tmp_path, site, namespace, kubectl):
+    """The operator's workflow on the local cluster: the import keeps its receipt in a ConfigMap; the operator reads
+    it out with kubectl and carries it to the connected host; the delta exported from it imports on the site, the
+    ConfigMap then records the new version, and the drift report (reading the ConfigMap) is clean."""
+    source, work = world["source"], world["work"]
+    base = layer(work, "base", 200000)
+    v1 = push(source, work, "team/cm-app:1.0", [base, layer(work, "app", 3000)])
+    in_cluster = dict(airgap_receipt_file="", airgap_receipt_configmap="airgap-receipt",
+                      airgap_receipt_namespace=namespace)
+    full = tmp_path / "full"
+    export(world, full, [v1])
+    proc = run_import(tmp_path, world, full, site, "", **in_cluster)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+    carried = tmp_path / "receipt-site.json"
+    carried.write_text(kubectl("-n", namespace, "get", "configmap", "airgap-receipt", "-o",
+                               "jsonpath={.data.receipt\\.json}").stdout)
+    top = layer(work, "app", 3000)
+    v2 = push(source, work, "team/cm-app:2.0", [base, top])
+    delta = tmp_path / "delta"
+    export(world, delta, [v2], airgap_base_receipt=str(carried))
+    (entry,) = json.loads((delta / "manifest.json").read_text())["images"]
+    assert entry["omitted"] == ["sha256:" + base.digest] and entry["carried"] == ["sha256:" + top.digest]
+    proc = run_import(tmp_path, world, delta, site, "", **in_cluster)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert site.all_tags() == ["site/team/cm-app:1.0", "site/team/cm-app:2.0"]
+    receipt = json.loads(kubectl("-n", namespace, "get", "configmap", "airgap-receipt", "-o",
+                                 "jsonpath={.data.receipt\\.json}").stdout)
+    images = receipt["stores"]["registry/%s/site" % site.address]["images"]
+    assert sorted(images) == ["%s/site/team/cm-app:%s" % (site.address, v) for v in ("1.0", "2.0")]
+    assert ("sha256:" + base.digest) in images["%s/site/team/cm-app:2.0" % site.address]["blobs"]
+
+    env = it.ansible_env(COLLECTIONS, {"ANSIBLE_STDOUT_CALLBACK": "default"})
+    drift = subprocess.run(["ansible-playbook", str(ROOT / "playbooks" / "airgap_drift.yml"), "-i", "localhost,", "-c",
+                            "local", "-e", json.dumps(dict(in_cluster, airgap_drift_hosts="localhost",
+                                                           aistack_registry=site.address, aistack_registry_project="site",
+                                                           airgap_drift_fail=True))],
+                           env=env, cwd=str(ROOT), capture_output=True, text=True, timeout=600, check=False)
+    assert drift.returncode == 0 and "no drift, 2 image(s)" in drift.stdout, drift.stdout[-3000:]
