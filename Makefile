@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 # it serially (one test at a time, easier to read when debugging).
 INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-helm-tenant-drift bench-image-import bench-network-policy clean
+.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-helm-tenant-drift bench-image-import bench-airgap-delta bench-network-policy clean
 
 help:
 	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
@@ -142,6 +142,10 @@ bench-network-policy: collection cluster
 
 bench-image-import: collection cluster docker-env
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) $(PY) benchmarks/image_import_bench.py
+
+# registries on loopback and skopeo only (Debian's docker-registry and skopeo): no cluster needed
+bench-airgap-delta: collection
+	$(PY) benchmarks/airgap_delta_bench.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -95,7 +95,7 @@ XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site"}
 # 10 minutes, so it starts at once and the short files fill the other worker. From a serial run, 2026-12-01.
 # test_airgap before test_site: its site.yml runs on a cluster without the platform, as it always has.
 XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py", "test_k3s_roles.py",
-                       "test_databases_compose.py", "test_registry_role.py", "test_helm_tenant.py",
+                       "test_databases_compose.py", "test_airgap_delta.py", "test_registry_role.py", "test_helm_tenant.py",
                        "test_airgap_signing.py", "test_helm_tenant_drift.py", "test_helm_rollout.py")
 # Last: the files that run the Go-built images, which on a cold machine build in the background while the
 # rest of the suite runs (Makefile, integration); test_site waits for them after test_airgap.

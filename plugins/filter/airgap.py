@@ -23,4 +23,6 @@ class FilterModule(object):
             "airgap_sums_problems": _wrap(airgap.sums_problems),
             "airgap_receipt_pending": _wrap(airgap.receipt_pending),
             "airgap_receipt_update": _wrap(airgap.receipt_update),
+            "airgap_receipt_base_blobs": _wrap(airgap.receipt_base_blobs),
+            "airgap_receipt_drift": _wrap(airgap.receipt_drift),
         }

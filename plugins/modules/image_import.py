@@ -129,6 +129,30 @@ options:
     type: list
     elements: str
     default: []
+  receipt:
+    description:
+      - An import receipt (C(aistack-receipt/v1) or C(v2), as the airgap role writes it) - a dictionary, its JSON
+        text, or the path of a file holding it. Read with O(receipt_store), never written by this module.
+      - An image whose target name the receipt records in that store with the same manifest digest is skipped
+        without asking the target (the receipt is trusted; leave it out after the store lost data).
+      - With a registry, a layer the archive leaves out (O(omitted_blobs)) that the target repository lacks is
+        mounted from a repository the receipt records it in.
+    type: raw
+  receipt_store:
+    description:
+      - The store of O(receipt) this import writes to; default C(registry/<registry>/<registry_project>) with
+        O(target=registry). Required with O(receipt) and O(target=containerd) (the airgap role uses
+        C(containerd/<inventory_hostname>)).
+    type: str
+  omitted_blobs:
+    description:
+      - Layer digests the archives may lack because the target already holds them (a delta bundle; the bundle's
+        C(manifest.json) lists them per image as C(omitted)). Each one must be at the target (or, with a
+        registry, in a repository O(receipt) names); otherwise the import fails before it writes anything,
+        naming the digest.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - aistack.platform.kube_auth
   - aistack.platform.kube_auth.validate_certs
@@ -200,6 +224,17 @@ images:
     previous_digest:
       description: The digest the target had under this name before (null when it had none).
       type: str
+    blobs:
+      description: The image's blob digests (config and layers), as an import receipt records them.
+      type: list
+      elements: str
+    manifests:
+      description: The digests of the child manifests of an image index (empty for an image manifest).
+      type: list
+      elements: str
+    receipt:
+      description: True when the image was skipped because O(receipt) records it.
+      type: bool
 restarted:
   description: Workloads restarted (or that would be, in check mode).
   returned: always
@@ -207,12 +242,15 @@ restarted:
   elements: dict
 """
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.aistack.platform.plugins.module_utils.common import reference
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.kube.auth import AUTH_ARGSPEC
 from ansible_collections.aistack.platform.plugins.module_utils.images import importer as imp
+from ansible_collections.aistack.platform.plugins.module_utils.images import receipt as receipts
 
 
 def argument_spec():
@@ -237,6 +275,9 @@ def argument_spec():
         name=dict(type="str"),
         restart_workloads=dict(type="bool", default=False),
         restart_namespaces=dict(type="list", elements="str", default=[]),
+        receipt=dict(type="raw"),
+        receipt_store=dict(type="str"),
+        omitted_blobs=dict(type="list", elements="str", default=[]),
     )
     spec.update(AUTH_ARGSPEC)
     return spec
@@ -260,7 +301,16 @@ def run(module):
         reference.validate_path(p["registry_project"].strip("/"), field="registry_project")
     if p["name"]:
         reference.parse(p["name"], field="name")
-    loaded = imp.load_sources(p["src"], checksums=p["checksums"], platform=p["platform"], default_name=p["name"])
+    for digest in p["omitted_blobs"]:
+        if not re.match(r"^sha256:[a-f0-9]{64}$", digest or ""):
+            raise AistackError("%r is not a sha256 digest." % (digest,), field="omitted_blobs",
+                               fix="pass the omitted list of the bundle's manifest.json")
+    receipt = read_receipt(p["receipt"])
+    if receipt is not None and p["target"] == "containerd" and not p["receipt_store"]:
+        raise AistackError("is required with receipt and target containerd.", field="receipt_store",
+                           fix="name the store, e.g. containerd/<inventory_hostname> as the airgap role does")
+    loaded = imp.load_sources(p["src"], checksums=p["checksums"], platform=p["platform"], default_name=p["name"],
+                              omitted=set(p["omitted_blobs"]))
     if p["target"] == "registry":
         from ansible_collections.aistack.platform.plugins.module_utils.images.registry import RegistryClient
         client = RegistryClient(p["registry"], username=p["registry_username"], password=p["registry_password"],
@@ -276,7 +326,17 @@ def run(module):
         ctr = CtrClient(p["containerd_socket"], p["containerd_namespace"], p["ctr_command"])
         registry = p["registry"].split("://", 1)[-1].rstrip("/") if p["registry"] else None
         target = imp.ContainerdTarget(ctr, registry, p["registry_project"], p["flatten"], unpack=p["unpack"])
+    if receipt is not None or p["omitted_blobs"]:
+        store = p["receipt_store"] or ("registry/%s/%s" % (p["registry"].split("://", 1)[-1].rstrip("/"),
+                                                           (p["registry_project"] or "").strip("/"))
+                                       if p["target"] == "registry" else None)
+        target = receipts.ReceiptTarget(target, receipt, store, p["omitted_blobs"])
     changed, images = imp.import_images(target, loaded, check_mode=module.check_mode)
+    described = receipts.describe(loaded, target.name_for)
+    from_receipt = set(plan["target"] for plan in getattr(target, "last_plans", []) if plan.get("receipt"))
+    for image in images:
+        image.update(described.get(image["reference"]) or dict(blobs=[], manifests=[]))
+        image["receipt"] = image["reference"] in from_receipt
     restarted = []
     if p["restart_workloads"] and changed:
         from ansible_collections.aistack.platform.plugins.module_utils.kube.client import open_client, require_kubernetes
@@ -290,6 +350,20 @@ def run(module):
             before="".join("%s %s\n" % (i["reference"], i["previous_digest"] or "(absent)") for i in images),
             after="".join("%s %s\n" % (i["reference"], i["digest"]) for i in images))
     return result
+
+
+def read_receipt(value):
+    """The receipt option: None, a dictionary, JSON text, or the path of a file holding it."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and not value.lstrip().startswith("{"):
+        try:
+            with open(value, "r") as handle:
+                value = handle.read()
+        except (IOError, OSError) as exc:
+            raise AistackError("cannot read the receipt file '%s': %s" % (value, exc), field="receipt",
+                               fix="give the receipt as a dictionary, its JSON text or a readable file")
+    return receipts.load(value, field="receipt")
 
 
 def main():

@@ -210,9 +210,11 @@ def test_no_receipt_means_everything_is_pending():
 
 def test_update_records_per_store_and_pending_skips_it():
     receipt = FILTERS["airgap_receipt_update"](None, STORE, IMAGES[:1], [_result(IMAGES[0], "sha256:" + "a" * 64)])
-    assert receipt == {"format": "aistack-receipt/v1", "stores": {STORE: {"files": {"1" * 64: {
+    assert receipt == {"format": "aistack-receipt/v2", "stores": {STORE: {"files": {"1" * 64: {
         "file": "images/a.tar",
-        "images": [{"reference": "localhost:30500/aistack/r/a:1", "digest": "sha256:" + "a" * 64}]}}}}}
+        "images": [{"reference": "localhost:30500/aistack/r/a:1", "digest": "sha256:" + "a" * 64}]}},
+        "images": {"localhost:30500/aistack/r/a:1": {"digest": "sha256:" + "a" * 64, "source": "r/a:1",
+                                                    "blobs": [], "manifests": []}}}}}
     assert FILTERS["airgap_receipt_pending"](receipt, STORE, IMAGES) == IMAGES[1:]
     # the same archive under another name is known by its sha256; another store knows nothing
     renamed = [dict(IMAGES[0], file="images/renamed.tar")]
@@ -230,8 +232,66 @@ def test_an_entry_without_a_result_is_not_recorded():
     assert list(receipt["stores"][STORE]["files"]) == ["1" * 64]
 
 
-@pytest.mark.parametrize("bad", ["not json", "[]", '{"format": "other", "stores": {}}', {"format": "aistack-receipt/v1"}])
+@pytest.mark.parametrize("bad", ["not json", "[]", '{"format": "other", "stores": {}}', {"format": "aistack-receipt/v1"},
+                                 {"format": "aistack-receipt/v2", "stores": {"s": []}}])
 def test_a_foreign_receipt_is_refused_with_the_fix(bad):
     with pytest.raises(AistackError) as err:
         airgap.receipt_pending(bad, STORE, IMAGES)
     assert str(err.value).startswith("airgap_receipt: ") and "delete the receipt" in str(err.value)
+
+
+# --- receipts by digest (v2), delta bases, drift -------------------------------------------------------------------
+
+D = dict((name, "sha256:" + name * 64) for name in "abcdef")
+
+
+def _v2_result(entry, reference, digest, blobs):
+    return {"images": [{"file": "/srv/bundle/" + entry["file"], "reference": reference, "digest": digest,
+                        "blobs": blobs, "manifests": []}]}
+
+
+def test_v2_records_blobs_and_v1_is_still_read():
+    ref = "localhost:30500/aistack/r/a:1"
+    receipt = airgap.receipt_update(None, STORE, IMAGES[:1], [_v2_result(IMAGES[0], ref, D["a"], [D["c"], D["b"]])])
+    image = receipt["stores"][STORE]["images"][ref]
+    assert image == {"digest": D["a"], "source": "r/a:1", "blobs": [D["b"], D["c"]], "manifests": []}
+    assert airgap.receipt_base_blobs(receipt) == [D["b"], D["c"]]
+    # a v1 receipt (archives only) is read: its images are known by digest, but no blob is, so no delta
+    v1 = {"format": "aistack-receipt/v1", "stores": {STORE: {"files": {"1" * 64: {
+        "file": "images/a.tar", "images": [{"reference": ref, "digest": D["a"]}]}}}}}
+    assert airgap.receipt_pending(v1, STORE, IMAGES) == IMAGES[1:]
+    assert FILTERS["airgap_receipt_base_blobs"](json.dumps(v1)) == []
+    upgraded = airgap.receipt_update(v1, STORE, IMAGES[1:], [_v2_result(IMAGES[1], ref.replace("a:1", "b:2"), D["d"],
+                                                                        [D["e"]])])
+    assert upgraded["format"] == "aistack-receipt/v2"
+    assert sorted(upgraded["stores"][STORE]["images"]) == [ref, ref.replace("a:1", "b:2")]
+
+
+def test_base_blobs_are_what_every_chosen_store_holds():
+    one = airgap.receipt_update(None, STORE, IMAGES[:1], [_v2_result(IMAGES[0], "x/r/a:1", D["a"], [D["b"], D["c"]])])
+    two = airgap.receipt_update(one, "containerd/node1", IMAGES[:1],
+                                [_v2_result(IMAGES[0], "docker.io/r/a:1", D["a"], [D["c"], D["d"]])])
+    assert airgap.receipt_base_blobs(two) == [D["c"]]
+    assert airgap.receipt_base_blobs(two, ["containerd/node1"]) == [D["c"], D["d"]]
+    with pytest.raises(AistackError) as err:
+        airgap.receipt_base_blobs(two, ["registry/elsewhere/x"])
+    assert str(err.value).startswith("airgap_base_store: ") and "containerd/node1" in str(err.value)
+
+
+def test_drift_names_missing_changed_and_unexpected():
+    receipt = airgap.receipt_update(None, STORE, IMAGES, [
+        _v2_result(IMAGES[0], "h/r/a:1", D["a"], []), _v2_result(IMAGES[1], "h/r/b:2", D["b"], [])])
+    assert FILTERS["airgap_receipt_drift"](receipt, STORE, {"h/r/a:1": D["a"], "h/r/b:2": D["b"]})["drift"] is False
+    report = airgap.receipt_drift(receipt, STORE, {"h/r/a:1": D["c"], "h/r/z:9": D["d"]})
+    assert report["missing"] == [{"reference": "h/r/b:2", "digest": D["b"]}]
+    assert report["changed"] == [{"reference": "h/r/a:1", "digest": D["a"], "held": D["c"]}]
+    assert report["unexpected"] == [{"reference": "h/r/z:9", "digest": D["d"]}]
+    assert report["drift"] is True and report["ok"] == 0
+
+
+def test_sums_must_list_the_parts_of_a_split_file():
+    manifest = {"images": [{"file": "images/a.tar", "parts": [{"file": "images/a.tar.part000"},
+                                                              {"file": "images/a.tar.part001"}]}]}
+    sums = "%s  manifest.json\n%s  images/a.tar.part000\n" % ("0" * 64, "1" * 64)
+    assert airgap.sums_problems(sums, manifest) == [
+        "SHA256SUMS does not list images/a.tar.part001 (images of the manifest)."]

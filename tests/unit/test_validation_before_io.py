@@ -246,6 +246,13 @@ IMPORT_BAD = [
     ("bad-name-option", lambda tmp: dict(src=_archive(tmp), target="containerd", name="app:-1"), "name"),
     ("too-long-tag", lambda tmp: dict(src=_archive(tmp, ["team/app:" + "v" * 129]), target="registry",
                                       registry="127.0.0.1:7"), "src"),
+    ("bad-omitted-digest", lambda tmp: dict(src=_archive(tmp), target="registry", registry="127.0.0.1:7",
+                                            omitted_blobs=["sha256:nothex"]), "omitted_blobs"),
+    ("foreign-receipt", lambda tmp: dict(src=_archive(tmp), target="registry", registry="127.0.0.1:7",
+                                         receipt='{"format": "other"}'), "receipt"),
+    ("receipt-without-store", lambda tmp: dict(src=_archive(tmp), target="containerd",
+                                               receipt={"format": "aistack-receipt/v2", "stores": {}}),
+     "receipt_store"),
 ]
 
 

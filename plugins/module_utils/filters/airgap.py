@@ -14,11 +14,11 @@ __metaclass__ = type
 import base64
 import binascii
 import hashlib
-import json
 import re
 import struct
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
+from ansible_collections.aistack.platform.plugins.module_utils.images import receipt as receipts
 
 FIELD = "airgap_trusted_signers"
 # Key types ssh-keygen -Y can sign with.
@@ -225,55 +225,36 @@ def sums_problems(text, manifest):
         problems.append("SHA256SUMS does not list manifest.json, so the signature does not cover the manifest.")
     for kind in ("images", "charts", "k3s"):
         for entry in (manifest or {}).get(kind) or []:
-            if entry.get("file") not in listed:
-                problems.append("SHA256SUMS does not list %s (%s of the manifest)." % (entry.get("file"), kind))
+            # a split file travels as its parts (the manifest, itself listed, holds the whole file's sha256)
+            for name in [part.get("file") for part in entry.get("parts") or []] or [entry.get("file")]:
+                if name not in listed:
+                    problems.append("SHA256SUMS does not list %s (%s of the manifest)." % (name, kind))
     return problems
 
 
-# --- import receipts ---------------------------------------------------------------------------------------------
+# --- import receipts (the logic is in images/receipt.py, shared with image_import) ------------------------------
 
-RECEIPT_FORMAT = "aistack-receipt/v1"
-RECEIPT_FIX = ("delete the receipt (ConfigMap airgap_receipt_configmap, or airgap_receipt_file); the next import "
-               "then imports everything again and writes a new one.")
-
-
-def _receipt(receipt):
-    """A receipt as read (a dict, its JSON text, or nothing yet) -> the dict; a foreign one raises."""
-    if receipt in (None, "", {}):
-        return {"format": RECEIPT_FORMAT, "stores": {}}
-    if isinstance(receipt, str):
-        try:
-            receipt = json.loads(receipt)
-        except ValueError as err:
-            raise AistackError("the import receipt is not JSON (%s)." % err, field="airgap_receipt", fix=RECEIPT_FIX)
-    if not isinstance(receipt, dict) or receipt.get("format") != RECEIPT_FORMAT \
-            or not isinstance(receipt.get("stores"), dict):
-        raise AistackError("the import receipt is not an %s document." % RECEIPT_FORMAT, field="airgap_receipt",
-                           fix=RECEIPT_FIX)
-    return receipt
+RECEIPT_FORMAT = receipts.FORMAT
+RECEIPT_FIX = receipts.FIX
 
 
 def receipt_pending(receipt, store, entries):
     """The bundle entries ({file, sha256, ...} of manifest.json) the receipt does not record as imported into
     ``store`` (e.g. registry/localhost:30500/aistack): an archive is known by its sha256, whatever its file name."""
-    files = (_receipt(receipt)["stores"].get(store) or {}).get("files") or {}
-    return [entry for entry in entries or [] if entry.get("sha256") not in files]
+    return receipts.pending(receipt, store, entries)
 
 
 def receipt_update(receipt, store, entries, results):
-    """The receipt with ``entries`` recorded as present in ``store``: per archive sha256 its bundle file and the
-    images (reference, manifest digest) the import wrote or found there. ``results`` are the image_import
-    results of those entries (their ``images`` lists); an entry without any image result is not recorded."""
-    receipt = _receipt(receipt)
-    stores = dict(receipt["stores"])
-    files = dict((stores.get(store) or {}).get("files") or {})
-    images = [image for result in results or [] for image in (result or {}).get("images") or []]
-    for entry in entries or []:
-        written = sorted(
-            ({"reference": image.get("reference"), "digest": image.get("digest")} for image in images
-             if str(image.get("file") or "").endswith("/" + entry["file"]) or image.get("file") == entry["file"]),
-            key=lambda image: (image["reference"] or "", image["digest"] or ""))
-        if written:
-            files[entry["sha256"]] = {"file": entry["file"], "images": written}
-    stores[store] = {"files": files}
-    return {"format": RECEIPT_FORMAT, "stores": stores}
+    """The receipt (v2) with ``entries`` recorded in ``store``: per archive sha256 its bundle file and images, per
+    image reference its manifest digest, blobs and child manifests (from the image_import ``results``)."""
+    return receipts.update(receipt, store, entries, results)
+
+
+def receipt_base_blobs(receipt, stores=None):
+    """The digests a delta bundle leaves out: those every chosen store of the site's receipt holds, sorted."""
+    return sorted(receipts.base_blobs(receipt, stores))
+
+
+def receipt_drift(receipt, store, held, scope="all"):
+    """The receipt of ``store`` against ``held`` ({reference: digest} the store really holds)."""
+    return receipts.drift(receipt, store, held, scope)

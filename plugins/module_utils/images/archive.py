@@ -282,12 +282,14 @@ def _load_json(path, member, what):
         _fail(path, "%s '%s' is not valid JSON (%s)" % (what, member.name, exc))
 
 
-def _member_for_blob(path, members, desc, owner):
+def _member_for_blob(path, members, desc, owner, omitted=None):
     digest = desc.get("digest") if isinstance(desc, dict) else None
     if not parse_digest(digest or ""):
         _fail(path, "%s has a descriptor without a valid digest: %r" % (owner, desc))
     name = blob_path(digest)
     member = members.get(name)
+    if member is None and omitted and digest in omitted and isinstance(desc.get("size"), int):
+        return None  # a delta bundle's archive leaves out a layer the target already holds
     if member is None:
         _fail(path, "%s names blob %s, which is missing from the archive" % (owner, digest),
               fix="save the image again; the archive is incomplete")
@@ -316,7 +318,7 @@ def _platform_matches(wanted, have):
     return len(w) < 3 or (len(h) >= 3 and w[2] == h[2])
 
 
-def _oci_manifest_image(path, members, digest, media_type, data, ref):
+def _oci_manifest_image(path, members, digest, media_type, data, ref, omitted=None):
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -327,8 +329,11 @@ def _oci_manifest_image(path, members, digest, media_type, data, ref):
     if not isinstance(config, dict) or not isinstance(layers, list):
         _fail(path, "%s has no config or layers" % owner)
     blobs = []
-    for desc in [config] + layers:
-        member = _member_for_blob(path, members, desc, owner)
+    for number, desc in enumerate([config] + layers):
+        member = _member_for_blob(path, members, desc, owner, omitted if number else None)
+        if member is None:
+            blobs.append(BlobRef(desc["digest"], desc["size"], desc.get("mediaType", MT_OCI_LAYER)))
+            continue
         blobs.append(BlobRef(desc["digest"], member.size, desc.get("mediaType", MT_OCI_LAYER), member=member.name,
                              data=member.content))
     return ImageSpec(path, ref, data, media_type or manifest.get("mediaType") or MT_OCI_MANIFEST, blobs)
@@ -359,7 +364,7 @@ def _reference_from_annotations(annotations, default_name):
     return None
 
 
-def parse_oci_layout(path, members, platform=None, default_name=None):
+def parse_oci_layout(path, members, platform=None, default_name=None, omitted=None):
     layout = members.get("oci-layout")
     if layout is not None:
         doc = _load_json(path, layout, "oci-layout")
@@ -377,11 +382,11 @@ def parse_oci_layout(path, members, platform=None, default_name=None):
         if not ref:
             _fail(path, "index.json entry %d (%s) has no image name" % (number, desc.get("digest")),
                   fix="set the module option name to the repository for this archive, or save it with a full name")
-        images.append(_oci_image_from_desc(path, members, desc, ref, platform))
+        images.append(_oci_image_from_desc(path, members, desc, ref, platform, omitted))
     return images
 
 
-def _oci_image_from_desc(path, members, desc, ref, platform):
+def _oci_image_from_desc(path, members, desc, ref, platform, omitted=None):
     owner = "index entry %s" % desc.get("digest")
     data = _read_blob_json(path, members, desc, owner)
     media_type = desc.get("mediaType")
@@ -406,7 +411,7 @@ def _oci_image_from_desc(path, members, desc, ref, platform):
             blobs = []
             seen = set()
             for child in present:
-                sub = _oci_image_from_desc(path, members, child, ref, None)
+                sub = _oci_image_from_desc(path, members, child, ref, None, omitted)
                 for grandchild in sub.children:
                     children.append(grandchild)
                 children.append((sub.digest, sub.media_type, sub.manifest))
@@ -421,10 +426,10 @@ def _oci_image_from_desc(path, members, desc, ref, platform):
         if not candidates:
             _fail(path, "image %s: the archive holds no manifest for platform %s" % (ref, platform or "any"),
                   fix="save the image for this platform, or set the module option platform")
-        image = _oci_image_from_desc(path, members, candidates[0], ref, platform)
+        image = _oci_image_from_desc(path, members, candidates[0], ref, platform, omitted)
         image.platform = _platform_string(candidates[0].get("platform"))
         return image
-    return _oci_manifest_image(path, members, desc["digest"], media_type, data, ref)
+    return _oci_manifest_image(path, members, desc["digest"], media_type, data, ref, omitted)
 
 
 def parse_docker_archive(path, members, default_name=None):
@@ -699,14 +704,17 @@ def archive_format(members):
     return None
 
 
-def parse_index(index, platform=None, default_name=None, hash_member=None):
-    """ImageSpecs of an indexed archive. ``hash_member(name)`` hashes a member on demand (plain tars)."""
+def parse_index(index, platform=None, default_name=None, hash_member=None, omitted=None):
+    """ImageSpecs of an indexed archive. ``hash_member(name)`` hashes a member on demand (plain tars).
+
+    ``omitted``: layer digests an OCI layout may lack (a delta bundle's archive: the target holds them); such a
+    layer becomes a BlobRef without member or data, which the import must find at the target."""
     fmt = archive_format(index.members)
     if fmt is None:
         _fail(index.path, "unknown format: neither manifest.json (docker-archive) nor index.json (OCI layout)",
               fix="give an archive made by docker save, skopeo copy or ctr export")
     if fmt == "oci":
-        return parse_oci_layout(index.path, index.members, platform, default_name)
+        return parse_oci_layout(index.path, index.members, platform, default_name, omitted)
     images = []
     for _kind, tag, blobs, _config in parse_docker_archive(index.path, index.members, default_name):
         for blob in blobs:

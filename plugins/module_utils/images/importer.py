@@ -88,8 +88,10 @@ def load_checksums(path):
                            fix="point checksums at the bundle's SHA256SUMS file")
 
 
-def load_sources(src, checksums=None, platform=None, default_name=None):
-    """Index and parse every archive of ``src``: [(ArchiveIndex, [ImageSpec])]. Reads, never writes."""
+def load_sources(src, checksums=None, platform=None, default_name=None, omitted=None):
+    """Index and parse every archive of ``src``: [(ArchiveIndex, [ImageSpec])]. Reads, never writes.
+
+    ``omitted``: layer digests the archives may lack (a delta bundle; see images/receipt.py)."""
     sums, base = load_checksums(checksums)
     files = ia.find_archives(src)
     loaded = []
@@ -107,7 +109,8 @@ def load_sources(src, checksums=None, platform=None, default_name=None):
                                % (path, index.raw_digest, checksums, expected), field="checksums",
                                fix="copy the file again from the bundle's source")
         images = ia.parse_index(index, platform=platform, default_name=default_name,
-                                hash_member=lambda name, index=index: ia.hash_plain_member(index, name))
+                                hash_member=lambda name, index=index: ia.hash_plain_member(index, name),
+                                omitted=omitted)
         loaded.append((index, images))
     return loaded
 
