@@ -223,8 +223,9 @@ def sums_problems(text, manifest):
     problems = []
     if "manifest.json" not in listed:
         problems.append("SHA256SUMS does not list manifest.json, so the signature does not cover the manifest.")
-    for kind in ("images", "charts", "k3s"):
-        for entry in (manifest or {}).get(kind) or []:
+    for kind in ("images", "charts", "k3s", "lock"):
+        entries = (manifest or {}).get(kind) or []
+        for entry in [entries] if isinstance(entries, dict) else entries:
             if entry.get("file") not in listed:
                 problems.append("SHA256SUMS does not list %s (%s of the manifest)." % (entry.get("file"), kind))
     return problems
