@@ -8,8 +8,8 @@ Scope, precisely:
   deleted left out, against the (namespace, image) pairs of the closure's pod templates;
 - host images: the Compose containers of the infra host's project (docker, by their compose labels), against the
   closure's Compose services;
-- not in scope: the local test cluster's own pods (kube-system: CoreDNS, the local-path provisioner, the
-  NetworkPolicy enforcer). They come from tests/cluster and stand in for the k3s release, which the closure of an
+- not in scope: the local test cluster's own pods (kube-system: CoreDNS and the NetworkPolicy enforcer;
+  local-path-storage: the local-path provisioner). They come from tests/cluster and stand in for the k3s release, which the closure of an
   inventory with k3s servers carries as one piece (binary and its airgap images archive, not an image list); the
   local inventory has no k3s servers, so its closure has no k3s release. The integration tests' own namespaces
   are not the site's either.
@@ -162,8 +162,9 @@ def test_the_closure_equals_what_the_converged_site_runs(local_site, kubectl):
     compose = compose_part(closure)
     assert compose_part(closure) and compare(compose, running_compose("aistack-infra")) == ([], [])
     # out of scope: the test cluster's own pods (the stand-in for the k3s release), none of them the site's
-    system = running_pairs(kubectl, ["kube-system"])
+    system = running_pairs(kubectl, ["kube-system", "local-path-storage"])
     assert system, "the local cluster runs CoreDNS in kube-system"
+    assert not {ns for ns, _image in system} & set(site_namespaces(closure))
     assert not {image for _ns, image in system} & {image["ref"] for image in closure["images"]}
 
 
