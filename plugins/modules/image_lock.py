@@ -39,7 +39,8 @@ options:
     description:
       - With O(state=present), the bundle's images, C({ref, file}) with C(file) relative to O(bundle_dir) (the
         C(images) of the bundle's C(manifest.json)). Each archive must hold the image its C(ref) names, or exactly
-        one image.
+        one image. An entry's C(archive), when given, is the archive's own path instead (an export that keeps whole
+        archives outside the bundle).
       - With O(state=verified), the images to check (dicts with C(ref), e.g. the manifest's images that are not
         bootstrap images, which go to the nodes' containerd instead); empty checks every locked image. An image the
         lockfile does not list fails.
@@ -199,7 +200,8 @@ def write_lock(module, p):
         if not item.get("ref") or not item.get("file"):
             raise AistackError("every entry needs ref and file, got %r." % item, field="images",
                                fix="pass the images of the bundle's manifest.json")
-        digest = archive_digest(os.path.join(p["bundle_dir"], item["file"]), item["ref"], p["platform"])
+        path = item.get("archive") or os.path.join(p["bundle_dir"], item["file"])
+        digest = archive_digest(path, item["ref"], p["platform"])
         entries.append({"ref": item["ref"], "digest": digest, "file": item["file"]})
     text = closure.lock_text(entries, p["site"])
     current = None
