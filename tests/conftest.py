@@ -87,15 +87,18 @@ def cache_images():
 # serial). A file's tests stay together on
 # one worker, so a module fixture (a converged role, the converged site) is built once; files that touch the
 # same fixed, cluster-wide things share a group and so a worker: test_site and test_airgap both run
-# playbooks/site.yml with the local inventory (the node's containerd mirror, the site's namespaces).
+# playbooks/site.yml with the local inventory (the node's containerd mirror, the site's namespaces);
+# test_site_closure compares the closure of the local inventory with the pods of the site test_site converged.
 # (xdist's own `loadgroup` marks do nothing under pytest 9, which dropped the Node._nodeid it rewrites: the
 # grouping is this scheduler's, which overrides LoadScopeScheduling._split_scope of xdist 3.8.)
-XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site"}
+XDIST_SHARED_GROUPS = {"test_site.py": "site", "test_airgap.py": "site", "test_site_closure.py": "site"}
 # Longest first (the scheduler keeps collection order, --no-loadscope-reorder): the site group takes about
 # 10 minutes, so it starts at once and the short files fill the other worker. From a serial run, 2026-12-01.
-# test_airgap before test_site: its site.yml runs on a cluster without the platform, as it always has.
-XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_langflow_real.py", "test_k3s_roles.py",
-                       "test_databases_compose.py", "test_airgap_delta.py", "test_registry_role.py", "test_helm_tenant.py",
+# test_airgap before test_site: its site.yml runs on a cluster without the platform, as it always has;
+# test_site_closure after test_site: it reads the site test_site converged.
+XDIST_LONGEST_FIRST = ("test_airgap.py", "test_site.py", "test_site_closure.py", "test_langflow_real.py",
+                       "test_k3s_roles.py", "test_databases_compose.py", "test_airgap_delta.py", "test_registry_role.py",
+                       "test_helm_tenant.py",
                        "test_airgap_signing.py", "test_helm_tenant_drift.py", "test_helm_rollout.py")
 # Last: the files that run the Go-built images, which on a cold machine build in the background while the
 # rest of the suite runs (Makefile, integration); test_site waits for them after test_airgap.

@@ -31,6 +31,10 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
+        if self._task.args.get("render_dir"):
+            # render only: the module runs helm template and opens no connection; nothing to check in-process
+            result.update(self._execute_module(module_name=MODULE, module_args=self._task.args, task_vars=task_vars))
+            return result
         fast = None
         try:
             fast = self._noop_result()

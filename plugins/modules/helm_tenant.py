@@ -498,6 +498,18 @@ options:
     type: str
     choices: [detect, ignore]
     default: detect
+  render_dir:
+    description:
+      - "Render only: write the release's manifests, as C(helm template) renders them with the values a real run
+        sends (every namespaced object given its namespace), to C(<render_dir>/<release>.yml) on the host the module
+        runs on, and touch no cluster: no connection is opened, no Secret read or written, nothing installed."
+      - The policy checks run as usual. The rollout triggers (the versions of the Secrets the pods read, known only
+        in the cluster) are not part of the values, which changes one pod annotation and nothing else.
+      - The file is written in check mode too, and C(changed) is always false (no site is changed). With
+        O(state=absent) nothing is written (RV(rendered) is null).
+      - "The airgap export renders every release of a site this way to compute the images it runs
+        (C(playbooks/closure.yml), C(docs/airgap.md))."
+    type: path
 notes:
   - "Runs where helm and the kubeconfig are, usually the controller (C(delegate_to: localhost))."
   - Check mode and diff mode are supported; diffs show the release values and the names of changed Secret keys,
@@ -701,6 +713,17 @@ recovered:
     message:
       description: What was found and what was done, also given as a warning.
       type: str
+rendered:
+  description: The file O(render_dir) made (null for O(state=absent)).
+  returned: with O(render_dir)
+  type: str
+  sample: /tmp/closure/team-a-langflow-dev.yml
+images:
+  description: The images of the pod templates of the rendered release, in manifest order.
+  returned: with O(render_dir) and O(state=present)
+  type: list
+  elements: str
+  sample: [ghcr.io/team-a/langflow:1.13.0]
 kept_claims:
   description: PVCs left in place by O(state=absent) without O(purge).
   returned: when state=absent and the namespace exists
@@ -797,6 +820,7 @@ def argument_spec():
         history_max=dict(type="int", default=5),
         binary_path=dict(type="path"),
         drift=dict(type="str", default="detect", choices=["detect", "ignore"]),
+        render_dir=dict(type="path"),
     )
     spec.update(AUTH_ARGSPEC)
     return spec
@@ -828,6 +852,11 @@ def run(module):
         # pure validation first (the typed options, then the merged values of chart defaults, typed options,
         # values files and extra_values): bad input fails before any connection is opened
         tpolicy.validate(params, files_values=files_values)
+        if params.get("render_dir"):
+            # render only: helm template, no cluster (tenant/render.py)
+            from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import HelmRunner
+            from ansible_collections.aistack.platform.plugins.module_utils.tenant.render import render_release
+            module.exit_json(**render_release(params, HelmRunner(params.get("binary_path")), files_values))
         kube = open_client(params)
         helm = VersionedHelmRunner(params.get("binary_path"), access=kube.access)
         runner = TenantRunner(params, kube, helm, check_mode=module.check_mode,

@@ -42,6 +42,21 @@ IMPORT_PLAYBOOK = """
         tasks_from: import
 """
 
+# The verify role's lockfile check alone (playbooks/verify.yml runs it after its checks when verify_image_lock is set).
+LOCK_CHECK_PLAYBOOK = """
+- name: Check the running images against the bundle's lockfile
+  hosts: k8s_api
+  gather_facts: false
+  module_defaults:
+    group/aistack.platform.aistack:
+      kubeconfig: "{{ aistack_kubeconfig | default(omit, true) }}"
+  tasks:
+    - name: Check the pods
+      ansible.builtin.include_role:
+        name: aistack.platform.verify
+        tasks_from: image_lock
+"""
+
 
 def playbook(path, extra, check=False):
     env = it.ansible_env(COLLECTIONS, {"ANSIBLE_STDOUT_CALLBACK": "default"})
@@ -325,13 +340,6 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
     charts = [dict(name="demo", version="0.1.0", path=str(chart))]
     bundle = tmp_path / "bundle"
     signer = make_signer(tmp_path)
-    proc = playbook(ROOT / "playbooks" / "airgap_export.yml",
-                    dict(aistack_images=[ref], airgap_image_vars=[], airgap_bootstrap_images=[], aistack_charts=charts,
-                         airgap_signing_key=signer["key"],
-                         aistack_bundle_dir=str(bundle), airgap_export_tls_verify=False, airgap_k3s_release=False))
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    source.stop()
-
     charts_dir = tmp_path / "charts"
     site_vars = dict(
         aistack_airgap=True, aistack_charts=charts, aistack_charts_dir=str(charts_dir), aistack_kubeconfig=kubeconfig,
@@ -347,15 +355,26 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
     extra_inventory = tmp_path / "nodes.yml"
     extra_inventory.write_text("all:\n  children:\n    cluster_nodes:\n      hosts:\n        localhost:\n")
 
-    def site_yml(prefix=(), **overrides):
+    def site_yml(prefix=(), playbook_name="site.yml", **overrides):
         cmd = list(prefix) + [
-            "ansible-playbook", str(ROOT / "playbooks" / "site.yml"), "-i", str(ROOT / "inventories" / "local"),
+            "ansible-playbook", str(ROOT / "playbooks" / playbook_name), "-i", str(ROOT / "inventories" / "local"),
             "-i", str(extra_inventory), "--vault-password-file", str(ROOT / "inventories/local/vault-password.txt"),
             "-e", json.dumps(dict(site_vars, **overrides))]
         run = subprocess.run(cmd, env=collection_env, capture_output=True, text=True, timeout=900, cwd=str(ROOT),
                              check=False)
         run.recap = parse_recap(run.stdout)
         return run
+
+    # the export takes what to carry from the site's inventory (playbooks/closure.yml renders the demo workload):
+    # no image is listed by hand; images.lock.json gets its digest
+    proc = site_yml(playbook_name="airgap_export.yml", aistack_bundle_dir=str(bundle), airgap_signing_key=signer["key"],
+                    airgap_export_tls_verify=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert [i["ref"] for i in manifest["images"]] == [ref]
+    locked = json.loads((bundle / "images.lock.json").read_text())["images"]
+    assert list(locked) == [ref]
+    source.stop()
 
     try:
         # before the import: the preflight names the missing chart and nothing is applied
@@ -390,6 +409,18 @@ def test_site_yml_offline(tmp_path, registries, namespace, kubeconfig, collectio
         images = kubectl("get", "pods", "-n", namespace, "-o",
                          "jsonpath={.items[*].status.containerStatuses[*].imageID}").stdout
         assert "aistack-demo/demohttp" in images, images
+        # what runs is what was exported: the pod's image digest is the locked one (the verify role's check)
+        assert locked[ref] in images, (locked, images)
+        lock_check = tmp_path / "lock-check.yml"
+        lock_check.write_text(LOCK_CHECK_PLAYBOOK)
+        proc = site_yml(playbook_name=str(lock_check), verify_image_lock=str(bundle / "images.lock.json"),
+                        verify_image_lock_namespaces=[namespace])
+        assert proc.returncode == 0 and "runs the image locked in" in proc.stdout, proc.stdout[-3000:]
+        lockfile = bundle / "images.lock.json"
+        lockfile.write_text(lockfile.read_text().replace(locked[ref], "sha256:" + "0" * 64))
+        proc = site_yml(playbook_name=str(lock_check), verify_image_lock=str(lockfile),
+                        verify_image_lock_namespaces=[namespace])
+        assert proc.returncode != 0 and locked[ref] in proc.stdout and "0" * 64 in proc.stdout, proc.stdout[-3000:]
         ready = kubectl("get", "deploy", "-n", namespace, "-o", "jsonpath={.items[*].status.readyReplicas}").stdout
         assert ready.strip() not in ("", "0"), ready
     finally:

@@ -12,6 +12,8 @@ def test_an_integration_file_is_one_unit():
 def test_files_that_share_the_site_share_a_unit():
     assert xdist_group("tests/integration/test_site.py::test_site_converges_then_is_idempotent") == "site"
     assert xdist_group("tests/integration/test_airgap.py::test_site_yml_offline") == "site"
+    assert xdist_group("tests/integration/test_site_closure.py::test_the_closure_equals_what_the_converged_site_runs") \
+        == "site"
 
 
 def test_a_unit_test_is_its_own_unit():

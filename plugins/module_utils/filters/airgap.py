@@ -223,8 +223,9 @@ def sums_problems(text, manifest):
     problems = []
     if "manifest.json" not in listed:
         problems.append("SHA256SUMS does not list manifest.json, so the signature does not cover the manifest.")
-    for kind in ("images", "charts", "k3s"):
-        for entry in (manifest or {}).get(kind) or []:
+    for kind in ("images", "charts", "k3s", "lock"):
+        entries = (manifest or {}).get(kind) or []
+        for entry in ([entries] if entries else []) if isinstance(entries, dict) else entries:
             # a split file travels as its parts (the manifest, itself listed, holds the whole file's sha256)
             for name in [part.get("file") for part in entry.get("parts") or []] or [entry.get("file")]:
                 if name not in listed:

@@ -124,6 +124,13 @@ def upgrade_command(binary, name, namespace, chart, values_file, wait=True, time
     return cmd + auth_flags(kubeconfig, context)
 
 
+def template_command(binary, name, namespace, chart, values_file):
+    """``helm template``: the release's manifests rendered on this host, hooks included, chart tests left out;
+    no cluster is asked (a chart from a repository is downloaded)."""
+    ref, flags = chart_args(chart)
+    return [binary, "template", name] + ref + ["--namespace", namespace, "--values", values_file, "--skip-tests"] + flags
+
+
 def uninstall_command(binary, name, namespace, wait=True, timeout=300, kubeconfig=None, context=None):
     cmd = [binary, "uninstall", name, "--namespace", namespace]
     if wait:
@@ -212,6 +219,21 @@ class HelmRunner(object):
                 field="state", fix="check the values and the pods' events; 'helm history %s -n %s' shows the "
                                    "revisions" % (name, namespace), rc=rc)
         return parse_release_output(out)
+
+    def template(self, name, namespace, chart, values):
+        """The manifests ``helm template`` renders for this release (text); no cluster access."""
+        tmpdir = tempfile.mkdtemp(prefix="aistack-helm-")
+        try:
+            values_file = os.path.join(tmpdir, "values.json")
+            with open(values_file, "w") as handle:
+                json.dump(values, handle)
+            rc, out, err = self._run(template_command(self.binary, name, namespace, chart, values_file), self.env)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        if rc != 0:
+            raise AistackError("helm template of %s/%s failed: %s" % (namespace, name, helm_error_summary(err)),
+                               field="render_dir", fix="check the chart and the values", rc=rc)
+        return out
 
     def uninstall(self, name, namespace, wait=True, timeout=300):
         tmpdir = tempfile.mkdtemp(prefix="aistack-helm-")
