@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import hashlib
 import json
 import os
 import ssl
@@ -220,3 +221,43 @@ class RestTransport(object):
         meta = obj.get("metadata", {})
         return self.request("PUT", object_path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")),
                             body=obj, query={"fieldManager": FIELD_MANAGER})
+
+
+# One keep-alive transport per process and Access. The action plugin checks every item of a looped task in the
+# same worker process: a new TLS session per item cost more than that item's reads. Keyed by everything the
+# connection is made of (the files by their stat, so a rotated certificate opens a new one) and the process id
+# (a forked child never writes on its parent's socket). A few, the oldest closed first.
+_SHARED = {}
+_SHARED_MAX = 4
+_SHARED_LOCK = threading.Lock()
+
+
+def _file_stamp(path):
+    if not path:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return path, None
+    return path, stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def transport_key(access):
+    """What identifies the connection of an Access (a digest: the key holds no credential)."""
+    parts = [os.getpid(), access.get("server"), bool(access.get("insecure")), access.get("ca_data"),
+             access.get("cert_data"), access.get("key_data"),
+             [_file_stamp(access.get(key)) for key in ("ca_file", "cert_file", "key_file")],
+             sorted(auth_headers(access).items())]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def shared_transport(access):
+    """The process's ``RestTransport`` for this Access (made on first use); callers do not close it."""
+    key = transport_key(access)
+    with _SHARED_LOCK:
+        transport = _SHARED.get(key)
+        if transport is None:
+            while len(_SHARED) >= _SHARED_MAX:
+                _SHARED.pop(next(iter(_SHARED))).close()
+            transport = _SHARED[key] = RestTransport(access)
+        return transport

@@ -161,12 +161,12 @@ class KubeClient(object):
         if not _rest.serves(self.access, api_version, kind):
             return None
         if self._rest is None:
-            self._rest = _rest.RestTransport(self.access)
+            self._rest = _rest.shared_transport(self.access)
         return self._rest
 
     def close(self):
-        if self._rest is not None:
-            self._rest.close()
+        """Nothing to give back: the HTTPS connection is the process's (``_rest.shared_transport``), kept for the
+        next client of the same Access (the next item of a loop), and closed with the process."""
 
     def resource(self, api_version, kind):
         return self.dynamic.resources.get(api_version=api_version, kind=kind)

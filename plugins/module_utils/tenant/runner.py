@@ -81,16 +81,20 @@ def namespace_object(name, team, environment):
 class TenantRunner(object):
     progress = None  # called with each progress line of a rollout wait (tenant/rollout.py), when set
 
-    def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None):
+    def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None, files_values=None):
         self.params = params
         self.kube = kube
         self.helm = helm  # a HelmRunner; None in the action plugin's no-op check, which never calls it
         self.check_mode = check_mode
         self.want_diff = want_diff
         self.warn = warn or (lambda msg: None)
-        # read once: the same values files are checked by the policy and sent to Helm
-        self.files_values = tvalues.load_values_files(params.get("values_files")) if params.get("state") != "absent" \
-            else []
+        # read once: the same values files are checked by the policy and sent to Helm (``files_values``: the
+        # caller read them already)
+        if params.get("state") == "absent":
+            files_values = []
+        elif files_values is None:
+            files_values = tvalues.load_values_files(params.get("values_files"))
+        self.files_values = files_values
         self.names = tpolicy.validate(params, files_values=self.files_values)
         self.name = self.names["fullname"]
         self.namespace = self.names["namespace"]
