@@ -66,7 +66,7 @@ class ReleaseGuard(object):
         if self.history is None or self.history.release is None or self.plan is not None \
                 or self.history.release.get("status") != "deployed":
             return []
-        objects = tdrift.parse_manifest(self.history.manifest)
+        objects = self.history.manifest_objects(tdrift.parse_manifest)
         refs = [tdrift.object_ref(obj, self.namespace) for obj in objects]
         live = dict(zip(refs, self._read_all(refs)))
         self.drifts = tdrift.detect(objects, live.get, self.namespace)

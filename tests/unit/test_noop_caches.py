@@ -1,0 +1,119 @@
+"""What helm_tenant's no-op check keeps between the items of a loop (one worker process): each is keyed so that a
+change is never hidden (a file's new version, a record's new resourceVersion, other credentials)."""
+
+import os
+
+from ansible_collections.aistack.platform.plugins.module_utils.helm import records as R
+from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
+from ansible_collections.aistack.platform.plugins.module_utils.kube import _rest
+from ansible_collections.aistack.platform.plugins.module_utils.kube import auth
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import chart as C
+from ansible_collections.aistack.platform.plugins.module_utils.tenant import drift as D
+
+
+def _chart(tmp_path, replicas=1):
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text("name: c\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("replicas: %d\nnested: {a: [1, 2]}\n" % replicas)
+    (chart / "templates" / "d.yaml").write_text("kind: x\n")
+    return chart
+
+
+def _touch_later(path, text):
+    before = os.stat(path).st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 10 ** 9, before + 10 ** 9))  # a new version even within the clock's resolution
+
+
+def test_chart_values_parsed_once_and_copied(tmp_path, monkeypatch):
+    chart = _chart(tmp_path)
+    first = C.local_chart_values(str(chart))
+    first["nested"]["a"].append(3)  # the caller's copy
+    calls = []
+    monkeypatch.setattr(C, "_yaml_mapping", lambda text, path: calls.append(path) or {})
+    assert C.local_chart_values(str(chart)) == {"replicas": 1, "nested": {"a": [1, 2]}} and calls == []
+    _touch_later(chart / "values.yaml", "replicas: 2\n")
+    C.local_chart_values(str(chart))
+    assert calls == [str(chart)]
+
+
+def test_chart_digest_follows_every_file(tmp_path):
+    chart = _chart(tmp_path)
+    digest = C.local_chart_digest(str(chart))
+    assert C.local_chart_digest(str(chart)) == digest
+    _touch_later(chart / "templates" / "d.yaml", "kind: y\n")
+    changed = C.local_chart_digest(str(chart))
+    assert changed != digest
+    (chart / "templates" / "e.yaml").write_text("")
+    assert C.local_chart_digest(str(chart)) not in (digest, changed)
+
+
+def test_kubeconfig_parsed_once_per_version(tmp_path, monkeypatch):
+    path = tmp_path / "config"
+    path.write_text("clusters: [{name: a, cluster: {server: 'https://a:6443', certificate-authority: ca.crt}}]\n")
+    first = auth._read_yaml(str(path))
+    first["clusters"][0]["cluster"]["certificate-authority"] = "/abs/ca.crt"  # resolve() rewrites its copy
+    assert auth._read_yaml(str(path))["clusters"][0]["cluster"]["certificate-authority"] == "ca.crt"
+    _touch_later(path, "clusters: []\n")
+    assert auth._read_yaml(str(path)) == {"clusters": []}
+
+
+def _record(rev, status, manifest, resource_version, uid="u-1"):
+    release = {"name": "rel", "namespace": "ns", "version": rev, "info": {"status": status},
+               "chart": {"metadata": {"name": "c", "version": "0.1.0"}}, "config": {"a": rev}, "manifest": manifest}
+    return {"metadata": {"name": "sh.helm.release.v1.rel.v%d" % rev, "uid": uid, "resourceVersion": resource_version,
+                         "labels": {"owner": "helm", "name": "rel", "version": str(rev), "status": status}},
+            "data": {"release": H.encode_release(release)}}
+
+
+MANIFEST = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: ClusterIP}\n"
+
+
+def test_record_decoded_and_parsed_once_per_resource_version(monkeypatch):
+    item = _record(1, "deployed", MANIFEST, "100", uid="u-cache")
+    assert R.History([item]).manifest_objects(D.parse_manifest)[0]["kind"] == "Service"
+    monkeypatch.setattr(R, "decode_release", lambda payload: (_ for _ in ()).throw(AssertionError("decoded again")))
+    again = R.History([item])
+    assert again.release["status"] == "deployed" and again.release["values"] == {"a": 1}
+    assert again.manifest_objects(lambda text: (_ for _ in ()).throw(AssertionError("parsed again")))[0]["kind"] \
+        == "Service"
+    # the record written again (a status change, a rollback): a new resourceVersion, read anew
+    monkeypatch.undo()
+    moved = _record(1, "failed", MANIFEST.replace("ClusterIP", "NodePort"), "101", uid="u-cache")
+    hist = R.History([moved])
+    assert hist.release["status"] == "failed"
+    assert hist.manifest_objects(D.parse_manifest)[0]["spec"]["type"] == "NodePort"
+
+
+def test_a_record_without_uid_is_not_cached():
+    item = _record(1, "deployed", MANIFEST, "")
+    calls = []
+    hist = R.History([item])
+    hist.manifest_objects(lambda text: calls.append(text) or [])
+    hist.manifest_objects(lambda text: calls.append(text) or [])
+    assert len(calls) == 2
+
+
+def test_one_connection_per_access_and_process(monkeypatch):
+    made = []
+
+    class Transport(object):
+        def __init__(self, access):
+            made.append(access["server"])
+
+        def close(self):
+            made.append("closed")
+
+    monkeypatch.setattr(_rest, "RestTransport", Transport)
+    monkeypatch.setattr(_rest, "_SHARED", {})
+    access = {"server": "https://a:6443", "token": "t1"}
+    one = _rest.shared_transport(access)
+    assert _rest.shared_transport(dict(access)) is one
+    assert _rest.shared_transport(dict(access, token="t2")) is not one  # other credentials, other connection
+    monkeypatch.setattr(os, "getpid", lambda: -1)
+    assert _rest.shared_transport(dict(access)) is not one  # a forked child opens its own
+    assert "t1" not in "".join(_rest._SHARED)  # keys are digests
+    for index in range(_rest._SHARED_MAX):
+        _rest.shared_transport(dict(access, server="https://b%d:6443" % index))
+    assert "closed" in made and len(_rest._SHARED) == _rest._SHARED_MAX
