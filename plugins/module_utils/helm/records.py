@@ -181,6 +181,26 @@ class History(object):
         return None
 
 
+def mark_latest_failed(kube, name, namespace, newer_than=None, description=None):
+    """Mark the newest record of release ``name`` ``failed`` when it is ``deployed`` and newer than revision
+    ``newer_than``: what Helm's own ``--wait`` does with a rollout that did not become ready, so the next run
+    upgrades the release again instead of taking it for settled. Returns the revision marked, or None (nothing
+    to mark, or the record moved meanwhile: the replace carries the resourceVersion read)."""
+    from ansible_collections.aistack.platform.plugins.module_utils.kube._rest import Conflict  # pylint: disable=import-outside-toplevel
+    record = latest(kube.list("v1", "Secret", namespace=namespace, label_selector=release_selector(name)))
+    revision = record_revision(record) if record is not None else None
+    if revision is None or record_status(record) != "deployed" or (newer_than and revision <= newer_than):
+        return None
+    failed = mark_failed(record, description or "not ready in time: marked failed by aistack.platform.release_wait")
+    failed.update(apiVersion="v1", kind="Secret")
+    failed["metadata"]["namespace"] = namespace
+    try:
+        kube.replace(failed)
+    except Conflict:
+        return None
+    return revision
+
+
 def read_history(kube, name, namespace):
     """One LIST of release ``name``'s storage Secrets -> ``History``."""
     return History(kube.list("v1", "Secret", namespace=namespace, label_selector=release_selector(name)))
