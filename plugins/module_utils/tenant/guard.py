@@ -34,11 +34,18 @@ class ReleaseGuard(object):
         self._lease_factory = lease_factory or (lambda: klease.Lease(kube, klease.lease_name(name), namespace))
 
     # ------------------------------------------------------------------ reading
+    def load(self):
+        """The release's records (``helm/records.py`` History), read once: one LIST, empty where the namespace does
+        not exist."""
+        if self.history is None:
+            self.history = hrecords.read_history(self.kube, self.name, self.namespace)
+        return self.history
+
     def read(self):
         """The latest revision's summary (as ``helm.runner.read_release`` gives it) or None; a ``pending-*``
         record is checked here: refused while the run that wrote it holds its Lease, else planned for
         recovery (``recovered`` in the result)."""
-        self.history = hrecords.read_history(self.kube, self.name, self.namespace)
+        self.load()
         plan = hrecords.recovery_plan(self.history.items)
         if plan is None:
             return self.history.release
