@@ -324,11 +324,15 @@ def test_command_lines_for_helm_3_and_4():
     v4 = V.for_major(v3, 4)
     assert "--rollback-on-failure" in v4 and "--wait=watcher" in v4 and "--atomic" not in v4 and "--wait" not in v4
     assert v4[v4.index("--timeout") + 1] == "60s"
+    # Helm 4 applies client-side, as Helm 3 does: its three-way merge repairs hand edits, where a server-side apply
+    # fails on the fields their editors (kubectl scale, set, patch) then own
+    assert v4[:3] == ["helm", "upgrade", "--server-side=false"] and "--server-side=false" not in v3
     rb3 = V.rollback_command("helm", "rel", "ns", 3, major=3, timeout=90, kubeconfig="/k")
     assert rb3 == ["helm", "rollback", "rel", "3", "--namespace", "ns", "--history-max", "5", "--wait",
                    "--timeout", "90s", "--kubeconfig", "/k"]
     rb4 = V.rollback_command("helm", "rel", "ns", 3, major=4, timeout=90)
-    assert "--wait=watcher" in rb4 and "--wait" not in rb4
+    assert "--wait=watcher" in rb4 and "--wait" not in rb4 and "--server-side=false" in rb4
+    assert "--server-side=false" not in V.for_major(["helm", "uninstall", "rel", "--wait"], 4)
     assert "--wait" not in V.rollback_command("helm", "rel", "ns", 3, wait=False)
 
 
