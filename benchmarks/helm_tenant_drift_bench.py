@@ -115,8 +115,8 @@ def main():
         ratio = detect_s / ignore_s
         verdicts.append(ratio <= TARGET)
         cpu = [median(CPU["no-op, %s, drift=%s" % (path_name, mode)]) for mode in ("detect", "ignore")]
-        print("%-12s %12.1f %12.1f %8.2f %8s %18s" % (path_name, detect_s, ignore_s, ratio, "<= %.1f" % TARGET,
-                                                    "%.1f/%.1f = %.2f" % (cpu[0], cpu[1], cpu[0] / cpu[1])))
+        cpu_text = "%.1f/%.1f = %.2f" % (cpu[0], cpu[1], cpu[0] / cpu[1])
+        print("%-12s %12.1f %12.1f %8.2f %8s %18s" % (path_name, detect_s, ignore_s, ratio, "<= %.1f" % TARGET, cpu_text))
     print("control: a scaled Deployment changed %d tenant(s) with detect, %d with ignore (%s)"
           % (seen, unseen, "as expected" if control_ok else "WRONG"))
     verdict = "targets met" if all(verdicts) and control_ok else "TARGET MISSED"
