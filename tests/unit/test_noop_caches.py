@@ -117,3 +117,50 @@ def test_one_connection_per_access_and_process(monkeypatch):
     for index in range(_rest._SHARED_MAX):
         _rest.shared_transport(dict(access, server="https://b%d:6443" % index))
     assert "closed" in made and len(_rest._SHARED) == _rest._SHARED_MAX
+
+
+def test_a_connection_left_unusable_is_replaced():
+    """The shared connection outlives one item: a response broken mid-way (an HTTPException, not an OSError) must
+    not leave every later item failing on it."""
+    from http.client import IncompleteRead, ResponseNotReady
+
+    class Response(object):
+        status = 200
+
+        def __init__(self, body):
+            self.body = body
+
+        def read(self):
+            if isinstance(self.body, Exception):
+                raise self.body
+            return self.body
+
+    class Conn(object):
+        def __init__(self, outcome):
+            self.outcome, self.closed = outcome, False
+
+        def request(self, *args, **kwargs):
+            if isinstance(self.outcome, ResponseNotReady):
+                raise self.outcome
+
+        def getresponse(self):
+            return Response(self.outcome)
+
+        def close(self):
+            self.closed = True
+
+    transport = _rest.RestTransport({"server": "http://127.0.0.1:1"})
+    conns = [Conn(IncompleteRead(b"")), Conn(b'{"kind": "Secret"}')]
+    made = []
+
+    def connection():
+        if transport._conn is None:
+            transport._conn = conns.pop(0)
+            made.append(transport._conn)
+        return transport._conn
+    transport._connection = connection
+    assert transport.get("v1", "Secret", "s", "ns") == {"kind": "Secret"}
+    assert made[0].closed and len(made) == 2
+    transport._conn = Conn(ResponseNotReady("idle"))
+    conns.append(Conn(b'{"kind": "Service"}'))
+    assert transport.get("v1", "Service", "s", "ns") == {"kind": "Service"}

@@ -22,10 +22,10 @@ import tempfile
 import threading
 
 try:
-    from http.client import HTTPSConnection, HTTPConnection
+    from http.client import HTTPSConnection, HTTPConnection, HTTPException
     from urllib.parse import urlencode, urlparse, quote
 except ImportError:  # pragma: no cover - Python 2
-    from httplib import HTTPSConnection, HTTPConnection
+    from httplib import HTTPSConnection, HTTPConnection, HTTPException
     from urllib import urlencode, quote
     from urlparse import urlparse
 
@@ -155,7 +155,9 @@ class RestTransport(object):
                     resp = conn.getresponse()
                     data = resp.read()
                     break
-                except (OSError, IOError) as exc:  # stale keep-alive connection: retry once
+                except (OSError, IOError, HTTPException) as exc:
+                    # a stale keep-alive connection, or one a broken response left unusable (the connection lives on
+                    # for the next items of a loop, shared_transport below): a new one, and one retry
                     self.close()
                     if attempt:
                         raise AistackError("cannot reach the Kubernetes API at %s:%s: %s" % (self.host, self.port, exc),
