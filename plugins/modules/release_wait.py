@@ -67,7 +67,7 @@ options:
       - Roll back each release not ready at the timeout to its O(releases[].previous_revision) (C(helm rollback),
         the same on Helm 3 and Helm 4), or uninstall it when there is none.
       - Without it, the newest revision of each release not ready is marked C(failed), as Helm's own C(--wait)
-        does, so the next O(aistack.platform.helm_tenant) run upgrades it again (and waits) instead of taking it
+        does, so the next M(aistack.platform.helm_tenant) run upgrades it again (and waits) instead of taking it
         for settled.
     type: bool
     default: false
