@@ -104,7 +104,7 @@ def test_one_connection_per_access_and_process(monkeypatch):
     made = []
 
     class Transport(object):
-        def __init__(self, access):
+        def __init__(self, access, context=None):
             made.append(access["server"])
 
         def close(self):
@@ -169,3 +169,98 @@ def test_a_connection_left_unusable_is_replaced():
     transport._conn = Conn(ResponseNotReady("idle"))
     conns.append(Conn(b'{"kind": "Service"}'))
     assert transport.get("v1", "Service", "s", "ns") == {"kind": "Service"}
+
+
+def _ca_pem():
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, u"test-ca")])
+    now = datetime.datetime(2026, 1, 1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_named_ca_is_the_only_one_trusted(tmp_path, monkeypatch):
+    """As kubectl: the kubeconfig's CA alone; the system's CAs (tens of milliseconds to load per context) only when
+    it names none."""
+    import ssl
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(_ca_pem())
+    ctx = _rest.ssl_context({"ca_file": str(ca)})
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] == 1
+    assert _rest.ssl_context({"insecure": True}).verify_mode == ssl.CERT_NONE
+    defaults = []
+    monkeypatch.setattr(ssl, "create_default_context", lambda: defaults.append(1) or ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    _rest.ssl_context({"ca_file": str(ca)})
+    _rest.ssl_context({})
+    assert defaults == [1]
+
+
+def test_a_second_connection_shares_the_first_ones_tls_context(monkeypatch):
+    monkeypatch.setattr(_rest, "_SHARED", {})
+    built = []
+    monkeypatch.setattr(_rest, "ssl_context", lambda tls: built.append(1) or object())
+    access = {"server": "https://a:6443", "token": "t"}
+    first, second = _rest.shared_transport(access), _rest.shared_transport(access, connection=1)
+    assert first is not second and second._ctx is first._ctx and built == [1]
+
+
+class _Reads(object):
+    """A kube whose get_many records the connection and thread of each read."""
+
+    def __init__(self, live):
+        import threading
+        self.live, self.reads, self._lock = live, [], threading.Lock()
+
+    def get_many(self, refs, connection=0):
+        import threading
+        with self._lock:
+            self.reads.extend((ref[1], connection, threading.current_thread().name) for ref in refs)
+        return [self.live.get((ref[1], ref[2])) for ref in refs]
+
+
+MANIFEST4 = "".join("---\napiVersion: %s\nkind: %s\nmetadata: {name: rel}\n%s" % (api, kind, extra) for api, kind, extra in (
+    ("v1", "ServiceAccount", ""), ("v1", "Service", "spec: {type: ClusterIP}\n"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "spec: {podSelector: {}}\n"),
+    ("apps/v1", "Deployment", "spec: {replicas: 1}\n")))
+
+
+def test_drift_read_beside_the_runs_own_requests(monkeypatch):
+    """prefetch_drift() reads the objects in threads on the process's second and third connections; drift() finds
+    the same drift from them as a read of its own would, and reads nothing twice."""
+    import threading
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant.guard import ReleaseGuard
+    live = {}
+    for obj in D.parse_manifest(MANIFEST4):
+        live[(obj["kind"], "rel")] = dict(obj, metadata={"name": "rel", "namespace": "ns"})
+    live[("Deployment", "rel")] = dict(live[("Deployment", "rel")], spec={"replicas": 3})
+    kube = _Reads(live)
+    guard = ReleaseGuard(kube, "rel", "ns", check_mode=True)
+    guard.history = R.History([_record(1, "deployed", MANIFEST4, "7", uid="u-prefetch")])
+    guard.prefetch_drift()
+    changes = guard.drift()
+    assert changes == ["drift: Deployment ns/rel spec.replicas"]
+    assert sorted(kind for kind, _c, _t in kube.reads) == ["Deployment", "NetworkPolicy", "Service", "ServiceAccount"]
+    assert set(c for _k, c, _t in kube.reads) == {1, 2}
+    assert threading.current_thread().name not in set(t for _k, _c, t in kube.reads)
+    # without a prefetch: the same answer, read here on the first connection
+    again = _Reads(live)
+    plain = ReleaseGuard(again, "rel", "ns", check_mode=True)
+    plain.history = R.History([_record(1, "deployed", MANIFEST4, "7", uid="u-prefetch")])
+    assert plain.drift() == changes and set(c for _k, c, _t in again.reads) == {0}
+
+
+def test_no_prefetch_for_a_release_that_is_not_deployed():
+    from ansible_collections.aistack.platform.plugins.module_utils.tenant.guard import ReleaseGuard
+    kube = _Reads({})
+    guard = ReleaseGuard(kube, "rel", "ns", check_mode=True)
+    guard.history = R.History([_record(2, "failed", MANIFEST4, "9", uid="u-failed")])
+    guard.prefetch_drift()
+    assert guard.drift() == [] and kube.reads == []

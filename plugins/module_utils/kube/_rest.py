@@ -49,8 +49,13 @@ KINDS = {
 
 
 def ssl_context(tls):
-    """An SSL context for an Access (its ca/cert/key files or inline data)."""
-    ctx = ssl.create_default_context()
+    """An SSL context for an Access (its ca/cert/key files or inline data). A CA the Access names is the only one
+    trusted, as kubectl does; the system's CAs (whose loading costs a new context tens of milliseconds) only when
+    it names none."""
+    if tls.get("insecure") or tls.get("ca_data") or tls.get("ca_file"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # host name checked, certificate required, no CA loaded yet
+    else:
+        ctx = ssl.create_default_context()
     if tls.get("insecure"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -118,7 +123,7 @@ def serves(access, api_version, kind):
 class RestTransport(object):
     """get / list / server-side apply / delete of core objects over one keep-alive HTTPS connection."""
 
-    def __init__(self, access, timeout=30):
+    def __init__(self, access, timeout=30, context=None):
         server, tls, headers = access["server"], access, auth_headers(access)
         url = urlparse(server)
         self.host, self.port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
@@ -126,7 +131,7 @@ class RestTransport(object):
         self.scheme = url.scheme
         self.headers = dict(headers)
         self.timeout = timeout
-        self._ctx = ssl_context(tls) if url.scheme == "https" else None
+        self._ctx = (context or ssl_context(tls)) if url.scheme == "https" else None
         self._conn = None
         # One connection, several threads (a rollout watcher beside helm, the Lease's holder): one request at a
         # time on it, or http.client fails with "Request-sent".
@@ -230,7 +235,7 @@ class RestTransport(object):
 # connection is made of (the files by their stat, so a rotated certificate opens a new one) and the process id
 # (a forked child never writes on its parent's socket). A few, the oldest closed first.
 _SHARED = {}
-_SHARED_MAX = 4
+_SHARED_MAX = 8
 _SHARED_LOCK = threading.Lock()
 
 
@@ -253,13 +258,16 @@ def transport_key(access):
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def shared_transport(access):
-    """The process's ``RestTransport`` for this Access (made on first use); callers do not close it."""
-    key = transport_key(access)
+def shared_transport(access, connection=0):
+    """The process's ``RestTransport`` number ``connection`` for this Access (made on first use: a second one lets
+    a thread read beside the first, each connection carrying one request at a time); callers do not close it."""
+    key = "%s/%d" % (transport_key(access), connection)
     with _SHARED_LOCK:
         transport = _SHARED.get(key)
         if transport is None:
             while len(_SHARED) >= _SHARED_MAX:
                 _SHARED.pop(next(iter(_SHARED))).close()
-            transport = _SHARED[key] = RestTransport(access)
+            first = _SHARED.get("%s/0" % key.rsplit("/", 1)[0]) if connection else None
+            # a further connection of the same Access shares the first one's TLS context (its CA and certificate)
+            transport = _SHARED[key] = RestTransport(access, context=first._ctx if first is not None else None)
         return transport

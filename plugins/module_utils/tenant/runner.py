@@ -143,6 +143,8 @@ class TenantRunner(object):
         # saves the namespace's read
         guard = ReleaseGuard(self.kube, self.name, self.namespace, check_mode=self.check_mode, warn=self.warn)
         ns_exists = bool(guard.load().items) or self.kube.get("v1", "Namespace", self.namespace) is not None
+        if params.get("drift", "detect") == "detect":
+            guard.prefetch_drift()  # a deployed release's objects, read in a thread beside the requests below
         triggers = {}
         # 1. every Secret the release refers to must exist, before anything is created
         cache = {}
