@@ -213,8 +213,8 @@ def test_update_records_per_store_and_pending_skips_it():
     assert receipt == {"format": "aistack-receipt/v2", "stores": {STORE: {"files": {"1" * 64: {
         "file": "images/a.tar",
         "images": [{"reference": "localhost:30500/aistack/r/a:1", "digest": "sha256:" + "a" * 64}]}},
-        "images": {"localhost:30500/aistack/r/a:1": {"digest": "sha256:" + "a" * 64, "source": "r/a:1",
-                                                    "blobs": [], "manifests": []}}}}}
+        "images": {"localhost:30500/aistack/r/a:1": {
+            "digest": "sha256:" + "a" * 64, "source": "r/a:1", "blobs": [], "manifests": []}}}}}
     assert FILTERS["airgap_receipt_pending"](receipt, STORE, IMAGES) == IMAGES[1:]
     # the same archive under another name is known by its sha256; another store knows nothing
     renamed = [dict(IMAGES[0], file="images/renamed.tar")]
