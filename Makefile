@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 # it serially (one test at a time, easier to read when debugging).
 INTEGRATION_WORKERS ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build integration-helm4 bench-helm-tenant bench-helm-tenant-drift bench-image-import bench-airgap-delta bench-network-policy clean
+.PHONY: help ee ee-credential ee-site ee-jobs venv collection cluster cluster-down docker-env local-images site test unit sanity lint changelog integration molecule build bench-helm-tenant bench-helm-tenant-drift bench-image-import bench-airgap-delta bench-network-policy clean
 
 help:
 	@echo "make site   - venv, local cluster, Docker + the local images, then playbooks/site.yml against $(INVENTORY)"
@@ -124,13 +124,6 @@ integration: collection
 	if ! wait $$go_lane; then echo "the Go-built images failed to build:"; tail -20 $(GO_LANE_LOG); rc=1; fi
 	cat $(GO_LANE_LOG)
 	exit $$rc
-
-# The helm_tenant tests once with Helm 4 (README "Supported Helm versions"); not part of `make test`, which runs
-# the pinned Helm 3. Cold, `cluster.sh helm4` compiles Helm 4 first (about 3 minutes on 2 cores, then cached).
-HELM4_TESTS := tests/integration/test_helm_tenant.py tests/integration/test_helm_tenant_drift.py \
-  tests/integration/test_helm_rollout.py
-integration-helm4: collection cluster
-	KUBECONFIG=$$($(CLUSTER) kubeconfig) AISTACK_TEST_HELM=helm4 $(PY) -m pytest -q --durations=10 $(HELM4_TESTS) $(PYTEST_ARGS)
 
 molecule: collection cluster
 	KUBECONFIG=$$($(CLUSTER) kubeconfig) molecule test -s local

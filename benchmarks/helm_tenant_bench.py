@@ -12,8 +12,7 @@ both alike. helm_tenant converges as the roles do: every rollout started (``wait
 loop does.
 Targets (issue 15): converge ratio <= 0.4; no-op re-run ratio <= 0.15 and under 5 s. The no-ops also run with the client's other
 transport (AISTACK_KUBE_TRANSPORT), in-process (the action plugin) and in the module process (a task with an
-`environment`, as for a remote host): the ratios say whether each default transport is the faster one. Each run's
-CPU seconds (its process tree, user + system) are printed beside its wall time: on a loaded machine they vary less.
+`environment`, as for a remote host): the ratios say whether each default transport is the faster one.
 
   benchmarks/helm_tenant_bench.py [-n 20] [--keep] [--image aistack.local/demohttp:1.0.0]
 
@@ -26,7 +25,6 @@ from __future__ import print_function
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -118,26 +116,11 @@ CORE_HELM_PLAY = """
 """
 
 
-# CPU seconds (user + system) of each run's process tree, by label: on a loaded machine the wall time of a short run
-# is mostly waiting for a core, its CPU time much less so (the API server's share is not in it)
-CPU = {}
-
-
-def children_cpu():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def median(values):
-    return sorted(values)[len(values) // 2]
-
-
 def playbook(env, path, extra, label=""):
-    start, cpu_start = time.monotonic(), children_cpu()
+    start = time.monotonic()
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(path), "-e", "@" + extra],
                           env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
-    CPU.setdefault(label, []).append(children_cpu() - cpu_start)
     if proc.returncode != 0:
         sys.exit("playbook %s failed:\n%s\n%s" % (path, proc.stdout[-5000:], proc.stderr[-3000:]))
     changed = None
@@ -145,7 +128,7 @@ def playbook(env, path, extra, label=""):
         if line.startswith("localhost") and "changed=" in line:
             changed = int(line.split("changed=")[1].split()[0])
     items = proc.stdout.count("changed: [localhost] => (item=")
-    print("  %-28s %7.1f s (CPU %5.1f s), %d items changed" % (label, seconds, CPU[label][-1], items), flush=True)
+    print("  %-28s %7.1f s, %d items changed" % (label, seconds, items), flush=True)
     return seconds, items
 
 
@@ -154,15 +137,13 @@ def kubectl(env, *args, **kw):
     return subprocess.run(["kubectl"] + list(args), env=env, capture_output=True, text=True, check=check, **kw)
 
 
-def parse_args(doc, extra=None):
-    """The options both helm_tenant benchmarks take (``extra(parser)`` adds a benchmark's own)."""
+def parse_args(doc):
+    """The options both helm_tenant benchmarks take."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-n", type=int, default=20, help="tenants (default 20)")
     parser.add_argument("--image", default=None, help="image (default: the cluster build's demohttp)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating no-op rounds (median reported)")
     parser.add_argument("--keep", action="store_true", help="keep the namespaces afterwards")
-    if extra is not None:
-        extra(parser)
     return parser.parse_args()
 
 
@@ -217,16 +198,17 @@ def main():
                                                 label="kubernetes.core.helm converge")
             # no-op re-runs, alternating so both sides see the same machine load; the median counts
             print("no-op re-runs, %d alternating rounds ..." % args.rounds, flush=True)
-            ours_noop, core_noop, inprocess_library_noop, module_noop, module_library_noop = [], [], [], [], []
-            # the same no-ops with the client's other transport: both paths prefer its HTTPS transport (in-process
-            # the items of the loop share its connection); whether that is right is what these ratios say
+            ours_noop, core_noop, inprocess_https_noop, module_noop, module_library_noop = [], [], [], [], []
+            # the same no-ops with the other transport of the client: in-process (the action plugin) it
+            # prefers the kubernetes library, in the module process its HTTPS transport; whether each
+            # preference is right is what these ratios say
             library_env = dict(env, AISTACK_KUBE_TRANSPORT="library")
+            https_env = dict(env, AISTACK_KUBE_TRANSPORT="https")
             for _unused in range(args.rounds):
                 ours_noop.append(playbook(env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
                                           label="helm_tenant no-op"))
-                inprocess_library_noop.append(playbook(library_env, tmp / "tenant.yml",
-                                                       str(tmp / "tenant-vars.json"),
-                                                       label="helm_tenant no-op, library transport"))
+                inprocess_https_noop.append(playbook(https_env, tmp / "tenant.yml", str(tmp / "tenant-vars.json"),
+                                                     label="helm_tenant no-op, HTTPS transport"))
                 module_noop.append(playbook(env, tmp / "tenant-module.yml", str(tmp / "tenant-vars.json"),
                                             label="helm_tenant no-op in the module"))
                 module_library_noop.append(playbook(library_env, tmp / "tenant-module.yml",
@@ -236,7 +218,7 @@ def main():
                                           label="kubernetes.core.helm no-op"))
             results["tenant_noop"] = sorted(ours_noop)[len(ours_noop) // 2]
             results["core_noop"] = sorted(core_noop)[len(core_noop) // 2]
-            results["inprocess_library_noop"] = sorted(inprocess_library_noop)[len(inprocess_library_noop) // 2]
+            results["inprocess_https_noop"] = sorted(inprocess_https_noop)[len(inprocess_https_noop) // 2]
             results["module_noop"] = sorted(module_noop)[len(module_noop) // 2]
             results["module_library_noop"] = sorted(module_library_noop)[len(module_library_noop) // 2]
         finally:
@@ -257,18 +239,14 @@ def main():
     noop_s = results["tenant_noop"][0]
     verdicts.append(noop_s < 5.0)
     print("helm_tenant no-op: %.1f s (target < 5 s)" % noop_s)
-    # both paths: the default (HTTPS) against the library
+    # in-process: the default (library) against the HTTPS transport; module: the default (HTTPS) against the library
     for label, ours_key, other_key, ours_name, other_name in (
-            ("in-process", "tenant_noop", "inprocess_library_noop", "HTTPS (default)", "library"),
+            ("in-process", "tenant_noop", "inprocess_https_noop", "library (default)", "HTTPS"),
             ("module", "module_noop", "module_library_noop", "HTTPS (default)", "library")):
         print("transport, no-op %-10s %6.1f s %s, %6.1f s %s: ratio %.2f"
               % (label, results[ours_key][0], ours_name, results[other_key][0], other_name,
                  results[ours_key][0] / results[other_key][0]))
-    ours_cpu, core_cpu = median(CPU["helm_tenant no-op"]), median(CPU["kubernetes.core.helm no-op"])
-    print("CPU seconds of the no-op runs' processes (medians): helm_tenant %.1f, kubernetes.core.helm %.1f: ratio %.2f"
-          % (ours_cpu, core_cpu, ours_cpu / core_cpu))
-    print("N=%d tenants, %d rounds, load average %.1f; %s" % (args.n, args.rounds, os.getloadavg()[0],
-                                                              "targets met" if all(verdicts) else "TARGET MISSED"))
+    print("N=%d tenants; %s" % (args.n, "targets met" if all(verdicts) else "TARGET MISSED"))
     return 0 if all(verdicts) else 1
 
 

@@ -10,11 +10,7 @@ must not (0).
 
 Prints seconds per side and the ratio detect / ignore. Target: detection adds at most 20 % (ratio <= 1.2).
 
-  benchmarks/helm_tenant_drift_bench.py [-n 20] [--rounds 3] [--paths inprocess,module] [--keep]
-                                        [--image aistack.local/demohttp:1.0.0]
-
-On a loaded machine a short in-process run varies by more than the difference measured: give it more rounds
-(`--paths inprocess --rounds 9`; a module round costs ten times as much).
+  benchmarks/helm_tenant_drift_bench.py [-n 20] [--rounds 3] [--keep] [--image aistack.local/demohttp:1.0.0]
 
 Needs the local cluster (tests/cluster/cluster.sh up) or KUBECONFIG, and helm on PATH (the cache's
 bin directory is added).
@@ -23,7 +19,6 @@ bin directory is added).
 from __future__ import print_function
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,8 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from helm_tenant_bench import (CHART, CPU, HELM_TENANT_PLAY, bench_image, children_cpu, environment, kubectl,  # noqa: E402 pylint: disable=wrong-import-position
-                               median, parse_args)
+from helm_tenant_bench import CHART, HELM_TENANT_PLAY, bench_image, environment, kubectl, parse_args  # noqa: E402 pylint: disable=wrong-import-position
 
 TARGET = 1.2
 
@@ -51,23 +45,22 @@ def playbook(env, path, extra, drift_mode, label, check=False):
            "-e", "drift_mode=%s" % drift_mode]
     if check:
         cmd.append("--check")
-    start, cpu_start = time.monotonic(), children_cpu()
+    start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
-    CPU.setdefault(label, []).append(children_cpu() - cpu_start)
     if proc.returncode != 0:
         sys.exit("playbook %s failed:\n%s\n%s" % (path, proc.stdout[-5000:], proc.stderr[-3000:]))
     items = proc.stdout.count("changed: [localhost] => (item=")
-    print("  %-40s %7.1f s (CPU %5.1f s), %d items changed" % (label, seconds, CPU[label][-1], items), flush=True)
+    print("  %-40s %7.1f s, %d items changed" % (label, seconds, items), flush=True)
     return seconds, items
 
 
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
 def main():
-    args = parse_args(__doc__, extra=lambda parser: parser.add_argument(
-        "--paths", default="inprocess,module", help="the no-op paths measured (default both: inprocess,module)"))
-    paths = [path for path in args.paths.split(",") if path]
-    if not paths or set(paths) - {"inprocess", "module"}:
-        sys.exit("--paths: inprocess, module or both")
+    args = parse_args(__doc__)
     env = environment()
     repo, tag = bench_image(args.image).rsplit(":", 1)
     run_id = uuid.uuid4().hex[:4]
@@ -84,12 +77,9 @@ def main():
             print("converging %d tenants with aistack.platform.helm_tenant ..." % args.n, flush=True)
             playbook(env, tmp / "tenant.yml", extra, "detect", "converge")
             print("no-op re-runs, %d alternating rounds ..." % args.rounds, flush=True)
-            for round_index in range(args.rounds):
-                for path_name, play in [(p, f) for p, f in (("inprocess", "tenant.yml"), ("module", "tenant-module.yml"))
-                                        if p in paths]:
-                    # detect first in even rounds, ignore first in odd ones: a load that rises or falls during the
-                    # run weighs on both alike
-                    for mode in ("detect", "ignore") if round_index % 2 == 0 else ("ignore", "detect"):
+            for _unused in range(args.rounds):
+                for path_name, play in (("inprocess", "tenant.yml"), ("module", "tenant-module.yml")):
+                    for mode in ("detect", "ignore"):
                         seconds, changed = playbook(env, tmp / play, extra, mode,
                                                     "no-op, %s, drift=%s" % (path_name, mode))
                         if changed:
@@ -109,20 +99,17 @@ def main():
                     kubectl(env, "delete", "namespace", "%s-dev" % team, "--ignore-not-found", "--wait=false")
 
     print()
-    print("%-12s %12s %12s %8s %8s %18s" % ("no-op path", "detect s", "ignore s", "ratio", "target",
-                                            "CPU s, ratio"))
+    print("%-12s %12s %12s %8s %8s" % ("no-op path", "detect s", "ignore s", "ratio", "target"))
     verdicts = []
-    for path_name in paths:
+    for path_name in ("inprocess", "module"):
         detect_s, ignore_s = median(times[path_name]["detect"]), median(times[path_name]["ignore"])
         ratio = detect_s / ignore_s
         verdicts.append(ratio <= TARGET)
-        cpu = [median(CPU["no-op, %s, drift=%s" % (path_name, mode)]) for mode in ("detect", "ignore")]
-        cpu_text = "%.1f/%.1f = %.2f" % (cpu[0], cpu[1], cpu[0] / cpu[1])
-        print("%-12s %12.1f %12.1f %8.2f %8s %18s" % (path_name, detect_s, ignore_s, ratio, "<= %.1f" % TARGET, cpu_text))
+        print("%-12s %12.1f %12.1f %8.2f %8s" % (path_name, detect_s, ignore_s, ratio, "<= %.1f" % TARGET))
     print("control: a scaled Deployment changed %d tenant(s) with detect, %d with ignore (%s)"
           % (seen, unseen, "as expected" if control_ok else "WRONG"))
     verdict = "targets met" if all(verdicts) and control_ok else "TARGET MISSED"
-    print("N=%d tenants, %d rounds, load average %.1f; %s" % (args.n, args.rounds, os.getloadavg()[0], verdict))
+    print("N=%d tenants, %d rounds; %s" % (args.n, args.rounds, verdict))
     return 0 if all(verdicts) and control_ok else 1
 
 

@@ -166,48 +166,12 @@ def kubeconfig():
                           check=True).stdout.strip()
 
 
-def helm_under_test_dir():
-    """The directory of the helm the tests run, first on their PATH, from AISTACK_TEST_HELM: unset, the cluster
-    build's pinned Helm 3 (in the cache's bin/); ``helm4``, Helm 4 (`cluster.sh helm4` builds it on first use,
-    minutes cold); else the path of a helm binary. The modules find helm on PATH, as on a site."""
-    wanted = os.environ.get("AISTACK_TEST_HELM", "")
-    if not wanted:
-        return None
-    if wanted == "helm4":
-        wanted = subprocess.run([str(CLUSTER_SH), "helm4"], capture_output=True, text=True,
-                                check=True).stdout.strip().splitlines()[-1]
-    path = Path(wanted).resolve()
-    if not (path.is_file() and os.access(str(path), os.X_OK)):
-        pytest.exit("AISTACK_TEST_HELM=%s is not an executable" % wanted, returncode=2)
-    if path.name == "helm":
-        return str(path.parent)
-    link_dir = CACHE / "test-helm" / path.parent.name
-    link_dir.mkdir(parents=True, exist_ok=True)
-    link = link_dir / "helm"
-    if not link.exists() or link.resolve() != path:
-        tmp_link = link_dir / ("helm.%d" % os.getpid())
-        tmp_link.symlink_to(path)
-        tmp_link.replace(link)
-    return str(link_dir)
-
-
-def pytest_report_header(config):  # pylint: disable=unused-argument
-    if os.environ.get("AISTACK_TEST_HELM"):
-        helm = Path(helm_under_test_dir()) / "helm"
-        version = subprocess.run([str(helm), "version", "--short"], capture_output=True, text=True, check=False)
-        return "helm under test (AISTACK_TEST_HELM): %s %s" % (helm, version.stdout.strip())
-    return None
-
-
 @pytest.fixture(scope="session")
 def collection_env(kubeconfig):
     """Environment for ansible / ansible-playbook / kubectl / helm subprocesses."""
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([venv_bin, str(CACHE / "bin"), env.get("PATH", "")])
-    helm_dir = helm_under_test_dir()
-    if helm_dir:
-        env["PATH"] = os.pathsep.join([helm_dir, env["PATH"]])
     env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
     env["KUBECONFIG"] = kubeconfig
     env["ANSIBLE_NOCOLOR"] = "1"

@@ -24,8 +24,6 @@ from ansible.utils.display import Display
 display = Display()
 
 MODULE = "aistack.platform.helm_tenant"
-# The client's transport for the in-process no-op check (kube/client.py open_client's ``prefer``)
-NOOP_TRANSPORT = "https"
 
 
 class ActionModule(ActionBase):
@@ -79,7 +77,7 @@ class ActionModule(ActionBase):
         try:
             helm = VersionedHelmRunner(params.get("binary_path"), access=kube.access)
             runner = TenantRunner(params, kube, helm, check_mode=bool(self._task.check_mode),
-                                  want_diff=bool(self._task.diff), warn=warnings.append, files_values=self._files_values)
+                                  want_diff=bool(self._task.diff), warn=warnings.append)
             if not self._task.no_log:
                 runner.progress = display.display
             try:
@@ -96,7 +94,6 @@ class ActionModule(ActionBase):
         return masked(outcome, argument_spec(), params)
 
     _prepared = None  # the validated params, once _noop_result found them fit for an in-process run
-    _files_values = None  # and their values files as read there
 
     def _local(self):
         from ansible_collections.aistack.platform.plugins.plugin_utils.inprocess import runs_locally
@@ -116,6 +113,7 @@ class ActionModule(ActionBase):
         if params.get("state") != "present" or not params.get("chart") or not params.get("image"):
             return None
         from ansible_collections.aistack.platform.plugins.module_utils.tenant import credentials as tcreds
+        from ansible_collections.aistack.platform.plugins.module_utils.tenant import policy as tpolicy
         from ansible_collections.aistack.platform.plugins.module_utils.helm.runner import find_binary
         from ansible_collections.aistack.platform.plugins.module_utils.kube.client import kubeconfig_secrets, open_client
         from ansible_collections.aistack.platform.plugins.module_utils.tenant.runner import TenantRunner
@@ -127,13 +125,13 @@ class ActionModule(ActionBase):
                                         "values_files": files_values}) \
                 or kubeconfig_secrets(params):
             return None  # values to hide from the output: the module does that
+        tpolicy.validate(params, files_values=files_values)
         find_binary(params.get("binary_path"))
-        kube = open_client(params, prefer=NOOP_TRANSPORT)
+        self._prepared = params
+        kube = open_client(params, prefer="library")
         warnings = []
         try:
-            # validates the params (tenant/policy.py) as the module does: a problem leaves it to the module
-            runner = TenantRunner(params, kube, None, check_mode=True, warn=warnings.append, files_values=files_values)
-            self._prepared, self._files_values = params, files_values
+            runner = TenantRunner(params, kube, None, check_mode=True, warn=warnings.append)
             outcome = runner.present()
         finally:
             kube.close()

@@ -66,9 +66,6 @@ options:
     description:
       - Roll back each release not ready at the timeout to its O(releases[].previous_revision) (C(helm rollback),
         the same on Helm 3 and Helm 4), or uninstall it when there is none.
-      - Without it, the newest revision of each release not ready is marked C(failed), as Helm's own C(--wait)
-        does, so the next M(aistack.platform.helm_tenant) run upgrades it again (and waits) instead of taking it
-        for settled.
     type: bool
     default: false
   binary_path:
@@ -120,12 +117,6 @@ rolled_back:
   returned: always
   type: list
   elements: dict
-marked_failed:
-  description: On timeout without O(atomic), the releases whose newest revision was marked C(failed).
-  returned: on timeout
-  type: list
-  elements: dict
-  sample: [{name: team-a-demo-dev, namespace: team-a-dev, revision: 2}]
 diagnosis:
   description:
     - On timeout, per C(<namespace>/<release>) not ready, the pods that are not ready with their C(reason),

@@ -16,7 +16,6 @@
 #   cluster.sh containerd-socket  print the cluster containerd's socket path
 #   cluster.sh loki               build (or reuse) Loki and Promtail; print their bin directory
 #   cluster.sh traefik            build (or reuse) Traefik; print its bin directory
-#   cluster.sh helm4              build (or reuse) the Helm 4 CLI; print its path (AISTACK_TEST_HELM=helm4)
 #
 # Everything lands under $AISTACK_CACHE (default ~/.cache/aistack): Go caches, binaries and images
 # keyed by version (kept), and cluster/ with the running cluster's state (removed by `down`).
@@ -131,12 +130,6 @@ build_loki() {
 build_traefik() {
   go_tools "Traefik $TRAEFIK_VERSION" traefik "$CACHE/traefik-$TRAEFIK_VERSION/bin" \
     "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
-}
-
-# Helm 4 for one run of the helm_tenant integration tests with it (tests/integration/conftest.py: AISTACK_TEST_HELM=helm4
-# builds it through this and puts it first on the tests' PATH). On demand like Loki: `make test` runs the pinned Helm 3.
-build_helm4() {
-  go_tools "Helm $HELM4_VERSION" helm4 "$CACHE/helm-$HELM4_VERSION/bin" "-X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
 }
 
 # Source hash of a project-written Go program, so an edit rebuilds it.
@@ -713,6 +706,5 @@ case ${1:-} in
   containerd-socket) echo "$CTRD_SOCK" ;;
   loki) build_loki; echo "$CACHE/loki-$LOKI_VERSION/bin" ;;
   traefik) build_traefik; echo "$CACHE/traefik-$TRAEFIK_VERSION/bin" ;;
-  helm4) build_helm4; echo "$CACHE/helm-$HELM4_VERSION/bin/helm" ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac

@@ -7,7 +7,6 @@ import pytest
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.filters import rollout as F
-from ansible_collections.aistack.platform.plugins.module_utils.helm import runner as H
 from ansible_collections.aistack.platform.plugins.module_utils.helm import versions as V
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import release_wait as W
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import rollout as R
@@ -324,15 +323,11 @@ def test_command_lines_for_helm_3_and_4():
     v4 = V.for_major(v3, 4)
     assert "--rollback-on-failure" in v4 and "--wait=watcher" in v4 and "--atomic" not in v4 and "--wait" not in v4
     assert v4[v4.index("--timeout") + 1] == "60s"
-    # Helm 4 applies client-side, as Helm 3 does: its three-way merge repairs hand edits, where a server-side apply
-    # fails on the fields their editors (kubectl scale, set, patch) then own
-    assert v4[:3] == ["helm", "upgrade", "--server-side=false"] and "--server-side=false" not in v3
     rb3 = V.rollback_command("helm", "rel", "ns", 3, major=3, timeout=90, kubeconfig="/k")
     assert rb3 == ["helm", "rollback", "rel", "3", "--namespace", "ns", "--history-max", "5", "--wait",
                    "--timeout", "90s", "--kubeconfig", "/k"]
     rb4 = V.rollback_command("helm", "rel", "ns", 3, major=4, timeout=90)
-    assert "--wait=watcher" in rb4 and "--wait" not in rb4 and "--server-side=false" in rb4
-    assert "--server-side=false" not in V.for_major(["helm", "uninstall", "rel", "--wait"], 4)
+    assert "--wait=watcher" in rb4 and "--wait" not in rb4
     assert "--wait" not in V.rollback_command("helm", "rel", "ns", 3, wait=False)
 
 
@@ -388,74 +383,6 @@ def test_release_wait_waits_for_all_and_rolls_back_on_timeout():
     assert "2 of 2 releases not ready" in str(info.value) and info.value.field == "timeout"
     assert helm.calls == [("uninstall",), ("rollback", 1)]
     assert info.value.details["changed"] is True
-
-
-class RecordedKube(ScriptedKube):
-    """ScriptedKube whose helm records are whole Secrets (payload, resourceVersion) and can be replaced."""
-
-    def __init__(self, clock, ready_at, revisions):
-        ScriptedKube.__init__(self, clock, ready_at, releases=tuple(revisions))
-        self.records = dict((name, [self._record(name, rev, status) for rev, status in revs])
-                            for name, revs in revisions.items())
-        self.replaced = []
-
-    @staticmethod
-    def _record(name, rev, status):
-        release = {"name": name, "version": rev, "info": {"status": status}, "config": {}, "manifest": ""}
-        return {"metadata": {"name": "sh.helm.release.v1.%s.v%d" % (name, rev), "resourceVersion": str(100 + rev),
-                             "labels": {"owner": "helm", "name": name, "version": str(rev), "status": status}},
-                "data": {"release": H.encode_release(release)}}
-
-    def list(self, api_version, kind, namespace=None, label_selector=None):
-        if kind == "Secret":
-            self.lists.append((kind, namespace, label_selector))
-            names = [n for n in self.records if label_selector == "owner=helm,name=%s" % n] \
-                or list(self.records)  # the watcher's one list for all releases of a namespace
-            return [item for n in names for item in self.records[n]]
-        return ScriptedKube.list(self, api_version, kind, namespace, label_selector)
-
-    def replace(self, obj):
-        self.replaced.append(obj)
-        return obj
-
-
-def test_release_wait_timeout_without_atomic_marks_the_new_revision_failed():
-    """Without atomic, a rollout that never became ready must not stay `deployed`: the next helm_tenant run would
-    take it for settled (no change, no wait). Marked failed as Helm's own --wait does; an older revision is left."""
-    clock = Clock()
-    kube = RecordedKube(clock, ready_at=1e9, revisions={"a": [(1, "superseded"), (2, "deployed")],
-                                                        "b": [(1, "deployed")], "c": [(3, "failed")]})
-    watcher = R.RolloutWatcher(kube, clock=clock, sleep=clock.sleep)
-    watcher.diagnose = lambda name, namespace: []
-    params = {"releases": [{"name": "a", "namespace": "ns", "previous_revision": 1},
-                           {"name": "b", "namespace": "ns", "previous_revision": 1},
-                           {"name": "c", "namespace": "ns"}], "timeout": 30}
-    with pytest.raises(AistackError) as info:
-        W.ReleaseWaiter(params, kube, watcher=watcher).run()
-    assert info.value.details["marked_failed"] == [{"name": "a", "namespace": "ns", "revision": 2}]
-    assert info.value.details["changed"] is True and info.value.details["rolled_back"] == []
-    assert "Marked failed (the next run upgrades them again): ns/a revision 2." in str(info.value)
-    (written,) = kube.replaced
-    assert written["metadata"]["name"] == "sh.helm.release.v1.a.v2" and written["metadata"]["resourceVersion"] == "102"
-    assert written["metadata"]["labels"]["status"] == "failed" and written["metadata"]["namespace"] == "ns"
-    payload = H.decode_release(written["data"]["release"])
-    assert payload["info"]["status"] == "failed" and "release_wait" in payload["info"]["description"]
-
-
-def test_release_wait_leaves_a_record_that_moved():
-    from ansible_collections.aistack.platform.plugins.module_utils.kube._rest import Conflict
-
-    clock = Clock()
-    kube = RecordedKube(clock, ready_at=1e9, revisions={"a": [(2, "deployed")]})
-
-    def moved(obj):
-        raise Conflict("the record changed")
-    kube.replace = moved
-    watcher = R.RolloutWatcher(kube, clock=clock, sleep=clock.sleep)
-    watcher.diagnose = lambda name, namespace: []
-    with pytest.raises(AistackError) as info:
-        W.ReleaseWaiter({"releases": [{"name": "a", "namespace": "ns"}], "timeout": 30}, kube, watcher=watcher).run()
-    assert info.value.details["marked_failed"] == [] and info.value.details["changed"] is False
 
 
 def test_release_wait_check_mode_and_missing_release():

@@ -119,28 +119,6 @@ def mark_failed(item, description="interrupted: marked failed by aistack.platfor
     return out
 
 
-# What was decoded of a record, by its Secret's uid and resourceVersion (any write to the record gives a new one):
-# the in-process run after the no-op check, or a second task on the same release, decodes and parses it once.
-# Shared, read-only: callers do not change the summary's values nor the parsed objects. A few, the oldest dropped.
-_DECODED = {}
-_DECODED_SIZE = 32
-
-
-def _record_key(record):
-    meta = record.get("metadata") or {}
-    if not meta.get("uid") or not meta.get("resourceVersion"):
-        return None
-    return meta["uid"], meta["resourceVersion"]
-
-
-def _remember(key, entry):
-    if key is not None:
-        while len(_DECODED) >= _DECODED_SIZE:
-            _DECODED.pop(next(iter(_DECODED)))
-        _DECODED[key] = entry
-    return entry
-
-
 class History(object):
     """A release's storage Secrets read once: the latest revision's summary and manifest, the records."""
 
@@ -149,56 +127,20 @@ class History(object):
         record = latest(self.items)
         self.release = None
         self.manifest = None
-        self._key = None
         if record is not None:
-            self._key = _record_key(record)
-            entry = _DECODED.get(self._key) if self._key is not None else None
-            if entry is None:
-                payload = (record.get("data") or {}).get("release")
-                if not payload:
-                    raise AistackError("Helm record %s has no release data." % record["metadata"]["name"],
-                                       field="state", fix="inspect it with 'helm history'")
-                decoded = decode_release(payload)
-                entry = _remember(self._key, {"release": summarize_release(decoded),
-                                              "manifest": decoded.get("manifest") or ""})
-            self.release = dict(entry["release"])
-            self.manifest = entry["manifest"]
-
-    def manifest_objects(self, parse):
-        """``parse(manifest)`` of the latest record, parsed once per record version (``tenant/drift.py``'s
-        ``parse_manifest``); the objects are shared: read them, do not change them."""
-        entry = _DECODED.get(self._key) if self._key is not None else None
-        if entry is None:
-            return parse(self.manifest)
-        if "objects" not in entry:
-            entry["objects"] = parse(self.manifest)
-        return entry["objects"]
+            payload = (record.get("data") or {}).get("release")
+            if not payload:
+                raise AistackError("Helm record %s has no release data." % record["metadata"]["name"],
+                                   field="state", fix="inspect it with 'helm history'")
+            decoded = decode_release(payload)
+            self.release = summarize_release(decoded)
+            self.manifest = decoded.get("manifest") or ""
 
     def record(self, secret_name):
         for item in self.items:
             if (item.get("metadata") or {}).get("name") == secret_name:
                 return item
         return None
-
-
-def mark_latest_failed(kube, name, namespace, newer_than=None, description=None):
-    """Mark the newest record of release ``name`` ``failed`` when it is ``deployed`` and newer than revision
-    ``newer_than``: what Helm's own ``--wait`` does with a rollout that did not become ready, so the next run
-    upgrades the release again instead of taking it for settled. Returns the revision marked, or None (nothing
-    to mark, or the record moved meanwhile: the replace carries the resourceVersion read)."""
-    from ansible_collections.aistack.platform.plugins.module_utils.kube._rest import Conflict  # pylint: disable=import-outside-toplevel
-    record = latest(kube.list("v1", "Secret", namespace=namespace, label_selector=release_selector(name)))
-    revision = record_revision(record) if record is not None else None
-    if revision is None or record_status(record) != "deployed" or (newer_than and revision <= newer_than):
-        return None
-    failed = mark_failed(record, description or "not ready in time: marked failed by aistack.platform.release_wait")
-    failed.update(apiVersion="v1", kind="Secret")
-    failed["metadata"]["namespace"] = namespace
-    try:
-        kube.replace(failed)
-    except Conflict:
-        return None
-    return revision
 
 
 def read_history(kube, name, namespace):

@@ -4,8 +4,7 @@
 """Helm 3 and Helm 4: the command lines that differ, as pure functions, and the runner that uses them.
 
 ``helm/runner.py`` builds Helm 3 command lines; ``for_major`` turns one into its Helm 4 equivalent (Helm 4
-spells the wait ``--wait=watcher``, replaces ``--atomic`` by ``--rollback-on-failure``, and is told to apply
-client-side as Helm 3 does: ``--server-side=false``).
+spells the wait ``--wait=watcher`` and replaces ``--atomic`` by ``--rollback-on-failure``).
 ``VersionedHelmRunner`` asks the binary its version once, runs every command in the spelling of that version,
 and adds ``rollback``: ``helm_tenant`` rolls back itself (``atomic``), the same way on both versions.
 """
@@ -43,13 +42,6 @@ def parse_version(text):
     return version
 
 
-# Helm 4 applies server-side by default: a field edited by hand (kubectl scale, set image, patch) then belongs to
-# its editor, and the upgrade that should put the release's value back fails with a conflict. Client-side apply
-# keeps Helm 3's three-way merge, which repairs drift (tenant/drift.py) the same way on both versions.
-CLIENT_SIDE_APPLY = "--server-side=false"
-_APPLYING = ("upgrade", "install", "rollback")
-
-
 def for_major(cmd, major):
     """A Helm 3 command line in the spelling of Helm ``major``."""
     if major < 4:
@@ -62,8 +54,6 @@ def for_major(cmd, major):
             out.append("--rollback-on-failure")
         else:
             out.append(arg)
-    if len(out) > 1 and out[1] in _APPLYING and not any(arg.startswith("--server-side") for arg in out):
-        out.insert(2, CLIENT_SIDE_APPLY)
     return out
 
 

@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import hashlib
 import json
 import os
 import ssl
@@ -22,10 +21,10 @@ import tempfile
 import threading
 
 try:
-    from http.client import HTTPSConnection, HTTPConnection, HTTPException
+    from http.client import HTTPSConnection, HTTPConnection
     from urllib.parse import urlencode, urlparse, quote
 except ImportError:  # pragma: no cover - Python 2
-    from httplib import HTTPSConnection, HTTPConnection, HTTPException
+    from httplib import HTTPSConnection, HTTPConnection
     from urllib import urlencode, quote
     from urlparse import urlparse
 
@@ -49,13 +48,8 @@ KINDS = {
 
 
 def ssl_context(tls):
-    """An SSL context for an Access (its ca/cert/key files or inline data). A CA the Access names is the only one
-    trusted, as kubectl does; the system's CAs (whose loading costs a new context tens of milliseconds) only when
-    it names none."""
-    if tls.get("insecure") or tls.get("ca_data") or tls.get("ca_file"):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # host name checked, certificate required, no CA loaded yet
-    else:
-        ctx = ssl.create_default_context()
+    """An SSL context for an Access (its ca/cert/key files or inline data)."""
+    ctx = ssl.create_default_context()
     if tls.get("insecure"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -123,7 +117,7 @@ def serves(access, api_version, kind):
 class RestTransport(object):
     """get / list / server-side apply / delete of core objects over one keep-alive HTTPS connection."""
 
-    def __init__(self, access, timeout=30, context=None):
+    def __init__(self, access, timeout=30):
         server, tls, headers = access["server"], access, auth_headers(access)
         url = urlparse(server)
         self.host, self.port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
@@ -131,7 +125,7 @@ class RestTransport(object):
         self.scheme = url.scheme
         self.headers = dict(headers)
         self.timeout = timeout
-        self._ctx = (context or ssl_context(tls)) if url.scheme == "https" else None
+        self._ctx = ssl_context(tls) if url.scheme == "https" else None
         self._conn = None
         # One connection, several threads (a rollout watcher beside helm, the Lease's holder): one request at a
         # time on it, or http.client fails with "Request-sent".
@@ -160,9 +154,7 @@ class RestTransport(object):
                     resp = conn.getresponse()
                     data = resp.read()
                     break
-                except (OSError, IOError, HTTPException) as exc:
-                    # a stale keep-alive connection, or one a broken response left unusable (the connection lives on
-                    # for the next items of a loop, shared_transport below): a new one, and one retry
+                except (OSError, IOError) as exc:  # stale keep-alive connection: retry once
                     self.close()
                     if attempt:
                         raise AistackError("cannot reach the Kubernetes API at %s:%s: %s" % (self.host, self.port, exc),
@@ -228,46 +220,3 @@ class RestTransport(object):
         meta = obj.get("metadata", {})
         return self.request("PUT", object_path(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")),
                             body=obj, query={"fieldManager": FIELD_MANAGER})
-
-
-# One keep-alive transport per process and Access. The action plugin checks every item of a looped task in the
-# same worker process: a new TLS session per item cost more than that item's reads. Keyed by everything the
-# connection is made of (the files by their stat, so a rotated certificate opens a new one) and the process id
-# (a forked child never writes on its parent's socket). A few, the oldest closed first.
-_SHARED = {}
-_SHARED_MAX = 8
-_SHARED_LOCK = threading.Lock()
-
-
-def _file_stamp(path):
-    if not path:
-        return None
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return path, None
-    return path, stat.st_mtime_ns, stat.st_size, stat.st_ino
-
-
-def transport_key(access):
-    """What identifies the connection of an Access (a digest: the key holds no credential)."""
-    parts = [os.getpid(), access.get("server"), bool(access.get("insecure")), access.get("ca_data"),
-             access.get("cert_data"), access.get("key_data"),
-             [_file_stamp(access.get(key)) for key in ("ca_file", "cert_file", "key_file")],
-             sorted(auth_headers(access).items())]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-
-
-def shared_transport(access, connection=0):
-    """The process's ``RestTransport`` number ``connection`` for this Access (made on first use: a second one lets
-    a thread read beside the first, each connection carrying one request at a time); callers do not close it."""
-    key = "%s/%d" % (transport_key(access), connection)
-    with _SHARED_LOCK:
-        transport = _SHARED.get(key)
-        if transport is None:
-            while len(_SHARED) >= _SHARED_MAX:
-                _SHARED.pop(next(iter(_SHARED))).close()
-            first = _SHARED.get("%s/0" % key.rsplit("/", 1)[0]) if connection else None
-            # a further connection of the same Access shares the first one's TLS context (its CA and certificate)
-            transport = _SHARED[key] = RestTransport(access, context=first._ctx if first is not None else None)
-        return transport

@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import copy
 import os
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
@@ -269,27 +268,11 @@ def _absolutize(cfg, base_dir):
     return cfg
 
 
-# kubeconfig files as parsed, by path and stat: a looped task resolves the same file for every item in one process
-_YAML_CACHE = {}
-
-
 def _read_yaml(path):
-    try:
-        stat = os.stat(path)
-        key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
-    except OSError:
-        key = None
-    if key is None or key not in _YAML_CACHE:
-        import yaml  # pylint: disable=import-outside-toplevel
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with open(path) as handle:
-            parsed = yaml.load(handle, Loader=loader)  # nosec - a safe loader
-        if key is None:
-            return parsed
-        if len(_YAML_CACHE) >= 8:
-            _YAML_CACHE.clear()
-        _YAML_CACHE[key] = parsed
-    return copy.deepcopy(_YAML_CACHE[key])  # the caller rewrites relative paths in it
+    import yaml  # pylint: disable=import-outside-toplevel
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path) as handle:
+        return yaml.load(handle, Loader=loader)  # nosec - a safe loader
 
 
 def bearer_token(access):

@@ -161,12 +161,12 @@ class KubeClient(object):
         if not _rest.serves(self.access, api_version, kind):
             return None
         if self._rest is None:
-            self._rest = _rest.shared_transport(self.access)
+            self._rest = _rest.RestTransport(self.access)
         return self._rest
 
     def close(self):
-        """Nothing to give back: the HTTPS connection is the process's (``_rest.shared_transport``), kept for the
-        next client of the same Access (the next item of a loop), and closed with the process."""
+        if self._rest is not None:
+            self._rest.close()
 
     def resource(self, api_version, kind):
         return self.dynamic.resources.get(api_version=api_version, kind=kind)
@@ -184,21 +184,16 @@ class KubeClient(object):
             raise AistackError("reading %s %s/%s failed: %s" % (kind, namespace or "", name, _api_message(exc)))
         return obj.to_dict()
 
-    def get_many(self, refs, workers=4, connection=0):
+    def get_many(self, refs, workers=4):
         """``get()`` of several objects, each ``(api_version, kind, name, namespace)``; returns one result per ref,
         the object, None (not found) or the AistackError that read raised. Reads over the kubernetes library run
         side by side (its connection pool is thread-safe, and the API server's time overlaps); reads over the
-        HTTPS transport one after another on one keep-alive connection of the process, number ``connection`` (a
-        thread reading beside the caller's own requests takes another: ``_rest.shared_transport``)."""
+        HTTPS transport one after another on its one keep-alive connection."""
         results = [None] * len(refs)
 
         def read(index):
             try:
-                ref = refs[index]
-                if connection and self._fast(ref[0], ref[1]) is not None:
-                    results[index] = _rest.shared_transport(self.access, connection).get(*ref)
-                else:
-                    results[index] = self.get(*ref)
+                results[index] = self.get(*refs[index])
             except Exception as exc:  # handed back: the caller decides what one unreadable object means
                 results[index] = exc if isinstance(exc, AistackError) else AistackError(str(exc))
 

@@ -7,7 +7,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import hashlib
 import os
 import re
@@ -15,61 +14,23 @@ import re
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 
 
-# What was read of a chart file, by path and the file's stat (a loop of tenants on one chart reads it once per
-# process): a few entries, the oldest dropped first.
-_CACHE = {}
-_CACHE_SIZE = 16
-
-
-def _stat_key(kind, path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return kind, os.path.abspath(path), st.st_mtime_ns, st.st_size, st.st_ino
-
-
-def _cached(key, compute):
-    if key is None:
-        return compute()
-    if key not in _CACHE:
-        while len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = compute()
-    return _CACHE[key]
-
-
 def local_chart_digest(path):
     """Digest of a chart directory's files or of a packaged chart: local edits without a version bump
-    still count as a change. Computed once per version of the files (their stat) and process."""
-    if not os.path.isdir(path):
-        return _cached(_stat_key("digest", path), lambda: _archive_digest(path))
-    files = []
-    for root, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for fname in sorted(names):
-            full = os.path.join(root, fname)
-            files.append((os.path.relpath(full, path).replace(os.sep, "/"), full, _stat_key("file", full)))
-    key = ("digest", os.path.abspath(path), tuple((rel, stat) for rel, _full, stat in files))
-    if any(stat is None for _rel, _full, stat in files):
-        key = None
-    return _cached(key, lambda: _directory_digest(files))
-
-
-def _directory_digest(files):
+    still count as a change."""
     sha = hashlib.sha256()
-    for rel, full, _stat in files:
-        sha.update(rel.encode("utf-8") + b"\0")
-        with open(full, "rb") as handle:
-            sha.update(hashlib.sha256(handle.read()).digest())
-    return "sha256:" + sha.hexdigest()
-
-
-def _archive_digest(path):
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            sha.update(block)
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for fname in sorted(files):
+                full = os.path.join(root, fname)
+                rel = os.path.relpath(full, path).replace(os.sep, "/")
+                sha.update(rel.encode("utf-8") + b"\0")
+                with open(full, "rb") as handle:
+                    sha.update(hashlib.sha256(handle.read()).digest())
+    else:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 16), b""):
+                sha.update(block)
     return "sha256:" + sha.hexdigest()
 
 
@@ -110,7 +71,7 @@ def local_chart_meta(path):
 def _yaml_mapping(text, path):
     import yaml
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # nosec - a safe loader
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise AistackError("the values.yaml of '%s' is not valid YAML: %s" % (path, str(exc).splitlines()[0]),
                            field="chart.path", fix="fix the chart's values.yaml")
@@ -123,13 +84,7 @@ def _yaml_mapping(text, path):
 
 
 def local_chart_values(path):
-    """The default values (values.yaml) of a chart directory or packaged chart; {} when it has none. Parsed once
-    per file version and process (a copy each call: the caller may change it)."""
-    key = _stat_key("values", os.path.join(path, "values.yaml") if os.path.isdir(path) else path)
-    return copy.deepcopy(_cached(key, lambda: _read_chart_values(path)))
-
-
-def _read_chart_values(path):
+    """The default values (values.yaml) of a chart directory or packaged chart; {} when it has none."""
     if os.path.isdir(path):
         values_path = os.path.join(path, "values.yaml")
         if not os.path.isfile(values_path):

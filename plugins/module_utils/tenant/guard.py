@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import threading
 
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.helm import records as hrecords
@@ -32,22 +31,14 @@ class ReleaseGuard(object):
         self.plan = None
         self.recovered = None
         self.drifts = []
-        self._prefetch = None  # (thread, outcome) of prefetch_drift()
         self._lease_factory = lease_factory or (lambda: klease.Lease(kube, klease.lease_name(name), namespace))
 
     # ------------------------------------------------------------------ reading
-    def load(self):
-        """The release's records (``helm/records.py`` History), read once: one LIST, empty where the namespace does
-        not exist."""
-        if self.history is None:
-            self.history = hrecords.read_history(self.kube, self.name, self.namespace)
-        return self.history
-
     def read(self):
         """The latest revision's summary (as ``helm.runner.read_release`` gives it) or None; a ``pending-*``
         record is checked here: refused while the run that wrote it holds its Lease, else planned for
         recovery (``recovered`` in the result)."""
-        self.load()
+        self.history = hrecords.read_history(self.kube, self.name, self.namespace)
         plan = hrecords.recovery_plan(self.history.items)
         if plan is None:
             return self.history.release
@@ -69,79 +60,26 @@ class ReleaseGuard(object):
         self.warn(message)
         return None if plan["action"] == "delete" else self.history.release
 
-    def _drift_due(self):
-        return not (self.history is None or self.history.release is None or self.plan is not None
-                    or self.history.release.get("status") != "deployed")
-
-    def prefetch_drift(self):
-        """Start what ``drift()`` reads (the manifest parsed, one GET per object) in a thread, on the process's second
-        connection, while the caller goes on with its own requests on the first; ``drift()`` takes the result. Only
-        for a deployed release (after ``load()``); the objects are read a few milliseconds earlier, nothing else
-        changes."""
-        if self._prefetch is not None or not self._drift_due():
-            return
-        outcome = {}
-
-        def work():
-            try:
-                outcome["value"] = self._read_objects(connection=1)
-            except Exception as exc:  # pylint: disable=broad-except  # raised by drift(), which needs the result
-                outcome["error"] = exc
-        thread = threading.Thread(target=work, name="drift-" + self.name)
-        thread.daemon = True
-        thread.start()
-        self._prefetch = (thread, outcome)
-
-    def _settle(self, raise_error=True):
-        """The prefetch's (objects, live) once it is done, or None when none was started."""
-        if self._prefetch is None:
-            return None
-        thread, outcome = self._prefetch
-        self._prefetch = None
-        thread.join()
-        if "error" in outcome:
-            if raise_error:
-                raise outcome["error"]
-            return None
-        return outcome["value"]
-
-    def _read_objects(self, connection=0):
-        objects = self.history.manifest_objects(tdrift.parse_manifest)
-        refs = [tdrift.object_ref(obj, self.namespace) for obj in objects]
-        if not connection or len(refs) < 3:
-            return objects, dict(zip(refs, self._read_all(refs, connection)))
-        # in the prefetch thread: every other object on the next connection, side by side (the API server's time
-        # per read overlaps)
-        other = {}
-        helper = threading.Thread(target=lambda: other.update(found=self._read_all(refs[1::2], connection + 1)),
-                                  name="drift-%s-2" % self.name)
-        helper.daemon = True
-        helper.start()
-        found = [None] * len(refs)
-        found[0::2] = self._read_all(refs[0::2], connection)
-        helper.join()
-        found[1::2] = other["found"] if "found" in other else self._read_all(refs[1::2], connection)
-        return objects, dict(zip(refs, found))
-
     def drift(self, diffs=None):
         """``changes`` entries for the objects of the deployed release that differ from its manifest (one GET
-        per object, read by ``prefetch_drift()`` when it was started); their diff entries are appended to
-        ``diffs``."""
-        if not self._drift_due():
-            self._settle(raise_error=False)
+        per object); their diff entries are appended to ``diffs``."""
+        if self.history is None or self.history.release is None or self.plan is not None \
+                or self.history.release.get("status") != "deployed":
             return []
-        objects, live = self._settle() or self._read_objects()
+        objects = tdrift.parse_manifest(self.history.manifest)
+        refs = [tdrift.object_ref(obj, self.namespace) for obj in objects]
+        live = dict(zip(refs, self._read_all(refs)))
         self.drifts = tdrift.detect(objects, live.get, self.namespace)
         if diffs is not None:
             diffs.extend(tdrift.diff_entries(self.drifts))
         return [d.summary() for d in self.drifts]
 
-    def _read_all(self, refs, connection=0):
+    def _read_all(self, refs):
         """The live objects (None: gone), read together; one that cannot be read is left out of the comparison,
         with a warning."""
         many = getattr(self.kube, "get_many", None)
         if many is not None:
-            found = many([(ref[0], ref[1], ref[3], ref[2]) for ref in refs], connection=connection)
+            found = many([(ref[0], ref[1], ref[3], ref[2]) for ref in refs])
         else:
             found = []
             for ref in refs:
@@ -158,7 +96,6 @@ class ReleaseGuard(object):
         return out
 
     def report(self, result):
-        self._settle(raise_error=False)  # a prefetch whose result was not needed (the values changed anyway)
         if self.recovered:
             result["recovered"] = self.recovered
         if self.drifts:

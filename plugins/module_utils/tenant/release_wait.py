@@ -15,7 +15,6 @@ __metaclass__ = type
 from ansible_collections.aistack.platform.plugins.module_utils.common.errors import AistackError
 from ansible_collections.aistack.platform.plugins.module_utils.common.naming import (
     HELM_RELEASE_MAX, dns_label_problem)
-from ansible_collections.aistack.platform.plugins.module_utils.helm import records as hrecords
 from ansible_collections.aistack.platform.plugins.module_utils.tenant import rollout as trollout
 
 
@@ -112,17 +111,8 @@ class ReleaseWaiter(object):
             diagnosis["%s/%s" % (namespace, name)] = diag = self.watcher.diagnose(name, namespace)
             lines.append(trollout.progress_line(name, states[(namespace, name)], elapsed))
             lines.append(trollout.diagnosis_summary(name, diag))
-        rolled_back, marked = [], []
-        if not self.params.get("atomic"):
-            # as Helm's own --wait does: the release is `failed`, and the next helm_tenant run upgrades it again
-            # (and waits) instead of taking the `deployed` record of a rollout that never became ready for settled
-            for name, namespace, previous in failed:
-                revision = hrecords.mark_latest_failed(
-                    self.kube, name, namespace, newer_than=previous,
-                    description="not ready after %d s: marked failed by aistack.platform.release_wait" % int(elapsed))
-                if revision is not None:
-                    marked.append({"name": name, "namespace": namespace, "revision": revision})
-        else:
+        rolled_back = []
+        if self.params.get("atomic"):
             for name, namespace, previous in failed:
                 if previous:
                     self.helm.rollback(name, namespace, previous, timeout=int(self.params["timeout"]))
@@ -132,15 +122,11 @@ class ReleaseWaiter(object):
                     rolled_back.append({"name": name, "namespace": namespace, "revision": None})
         names = ", ".join("%s/%s" % (ns, n) for n, ns, _p in failed)
         raise AistackError(
-            "%d of %d releases not ready after %d s: %s.%s%s\n%s" % (
+            "%d of %d releases not ready after %d s: %s.%s\n%s" % (
                 len(failed), len(self.targets), int(elapsed), names,
                 " Rolled back: %s." % ", ".join("%s/%s to %s" % (r["namespace"], r["name"], r["revision"] or
                                                                  "nothing (first install, removed)")
                                                 for r in rolled_back) if rolled_back else "",
-                " Marked failed (the next run upgrades them again): %s." % ", ".join(
-                    "%s/%s revision %d" % (r["namespace"], r["name"], r["revision"]) for r in marked)
-                if marked else "",
                 "\n".join(lines)),
             field="timeout", fix="read the diagnosis (pods, events, log lines); raise timeout for slow starters",
-            releases=result["releases"], diagnosis=diagnosis, rolled_back=rolled_back, marked_failed=marked,
-            changed=bool(rolled_back or marked))
+            releases=result["releases"], diagnosis=diagnosis, rolled_back=rolled_back, changed=bool(rolled_back))

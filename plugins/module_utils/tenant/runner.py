@@ -81,20 +81,16 @@ def namespace_object(name, team, environment):
 class TenantRunner(object):
     progress = None  # called with each progress line of a rollout wait (tenant/rollout.py), when set
 
-    def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None, files_values=None):
+    def __init__(self, params, kube, helm, check_mode=False, want_diff=False, warn=None):
         self.params = params
         self.kube = kube
         self.helm = helm  # a HelmRunner; None in the action plugin's no-op check, which never calls it
         self.check_mode = check_mode
         self.want_diff = want_diff
         self.warn = warn or (lambda msg: None)
-        # read once: the same values files are checked by the policy and sent to Helm (``files_values``: the
-        # caller read them already)
-        if params.get("state") == "absent":
-            files_values = []
-        elif files_values is None:
-            files_values = tvalues.load_values_files(params.get("values_files"))
-        self.files_values = files_values
+        # read once: the same values files are checked by the policy and sent to Helm
+        self.files_values = tvalues.load_values_files(params.get("values_files")) if params.get("state") != "absent" \
+            else []
         self.names = tpolicy.validate(params, files_values=self.files_values)
         self.name = self.names["fullname"]
         self.namespace = self.names["namespace"]
@@ -139,18 +135,13 @@ class TenantRunner(object):
     def present(self):
         params = self.params
         chart_name, chart_version, chart_digest = self._chart_identity()
-        # the release's records first (tenant/guard.py): where it has any, its namespace exists, and a no-op run
-        # saves the namespace's read
-        guard = ReleaseGuard(self.kube, self.name, self.namespace, check_mode=self.check_mode, warn=self.warn)
-        ns_exists = bool(guard.load().items) or self.kube.get("v1", "Namespace", self.namespace) is not None
-        if params.get("drift", "detect") == "detect":
-            guard.prefetch_drift()  # a deployed release's objects, read in a thread beside the requests below
+        ns_obj = self.kube.get("v1", "Namespace", self.namespace)
         triggers = {}
         # 1. every Secret the release refers to must exist, before anything is created
         cache = {}
         for field, secret, key, optional in self._referenced_secrets():
             if secret not in cache:
-                cache[secret] = self.kube.get("v1", "Secret", secret, self.namespace) if ns_exists else None
+                cache[secret] = self.kube.get("v1", "Secret", secret, self.namespace) if ns_obj else None
             obj = cache[secret]
             if obj is None or key not in (obj.get("data") or {}):
                 if optional:
@@ -171,19 +162,19 @@ class TenantRunner(object):
 
         # 2. what the module owns: namespace, <name>-db, <name>-generated
         plan = []
-        if not ns_exists:
+        if ns_obj is None:
             plan.append(("namespace", namespace_object(self.namespace, params["team"], params["environment"])))
         db = params.get("database") or {}
         if db.get("type") == "postgresql" and db.get("password"):
-            self._plan_owned_secret(plan, triggers, tnames.db_secret_name(self.name), tvalues.db_secret_data(db), ns_exists)
+            self._plan_owned_secret(plan, triggers, tnames.db_secret_name(self.name), tvalues.db_secret_data(db), ns_obj)
         if params.get("secret_values"):
             sname = tnames.env_secret_name(self.name)
             desired = dict((k, str(v)) for k, v in params["secret_values"].items())
-            self._plan_owned_secret(plan, triggers, sname, desired, ns_exists)
+            self._plan_owned_secret(plan, triggers, sname, desired, ns_obj)
         generated = params.get("generated_secrets") or []
         if generated:
             gname = tnames.generated_secret_name(self.name)
-            current = self.kube.get("v1", "Secret", gname, self.namespace) if ns_exists else None
+            current = self.kube.get("v1", "Secret", gname, self.namespace) if ns_obj else None
             current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
             missing = [item for item in generated if item["key"] not in current_data]
             if missing:
@@ -197,7 +188,8 @@ class TenantRunner(object):
                 triggers["secret/" + gname] = current["metadata"].get("resourceVersion", "")
 
         # the release's records: a pending-* one left by an interrupted run is recovered (tenant/guard.py)
-        release = guard.read() if ns_exists else None
+        guard = ReleaseGuard(self.kube, self.name, self.namespace, check_mode=self.check_mode, warn=self.warn)
+        release = guard.read() if ns_obj else None
         self.helm = guard.wrap(self.helm)  # helm.upgrade holds the release's Lease and carries out the recovery
 
         # 3. apply the owned objects (secret resourceVersions feed the pods' rollout checksum)
@@ -242,9 +234,9 @@ class TenantRunner(object):
         result["actions"] = self.actions
         return result
 
-    def _plan_owned_secret(self, plan, triggers, sname, desired, ns_exists):
+    def _plan_owned_secret(self, plan, triggers, sname, desired, ns_obj):
         """Plan a write of a Secret the module owns when its data differs from ``desired``."""
-        current = self.kube.get("v1", "Secret", sname, self.namespace) if ns_exists else None
+        current = self.kube.get("v1", "Secret", sname, self.namespace) if ns_obj else None
         current_data = dict((k, _unb64(v)) for k, v in ((current or {}).get("data") or {}).items())
         if current is None or current_data != desired:
             plan.append(("secret", secret_object(sname, self.namespace, desired, self._labels())))
